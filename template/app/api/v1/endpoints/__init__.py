@@ -1,0 +1,1 @@
+"""Endpoint modules: validate input, call a service, return a schema."""

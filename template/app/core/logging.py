@@ -1,0 +1,59 @@
+"""structlog configuration: one JSON object per line, carrying the request id.
+
+The standard library's loggers (uvicorn, SQLAlchemy, Celery) are routed through the same
+processors, so every line has the same shape whoever wrote it.
+"""
+
+import logging
+import sys
+
+import structlog
+from structlog.types import Processor
+
+REQUEST_ID_KEY = "request_id"
+
+
+def current_request_id() -> str | None:
+    request_id = structlog.contextvars.get_contextvars().get(REQUEST_ID_KEY)
+    return str(request_id) if request_id is not None else None
+
+
+def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
+    shared_processors: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            *shared_processors,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    # uvicorn installs its own handlers; let its records reach ours instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers = []
+        uvicorn_logger.propagate = True
+    # Our middleware logs each request with its request id; uvicorn's access log would repeat it.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

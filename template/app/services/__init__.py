@@ -1,0 +1,1 @@
+"""Business logic. Services raise `app.core.errors` errors and never import FastAPI."""

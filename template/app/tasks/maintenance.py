@@ -1,0 +1,20 @@
+import asyncio
+from datetime import UTC, datetime
+
+from app.core.celery_app import celery_app
+from app.core.config import get_settings
+from app.core.database import standalone_session
+from app.repositories.refresh_tokens import RefreshTokenRepository
+
+
+async def _purge_expired_refresh_tokens() -> int:
+    async with standalone_session(get_settings()) as session:
+        deleted = await RefreshTokenRepository(session).delete_expired(datetime.now(UTC))
+        await session.commit()
+        return deleted
+
+
+@celery_app.task
+def purge_expired_refresh_tokens() -> int:
+    """Periodic (see beat_schedule): delete refresh tokens past their expiry. Idempotent."""
+    return asyncio.run(_purge_expired_refresh_tokens())

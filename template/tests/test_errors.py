@@ -1,0 +1,69 @@
+from fastapi import FastAPI
+from httpx import AsyncClient
+
+
+async def test_unknown_route_uses_the_envelope(client: AsyncClient) -> None:
+    response = await client.get("/no/such/route")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "not_found"
+    assert error["request_id"] == response.headers["X-Request-ID"]
+
+
+async def test_wrong_method_uses_the_envelope(client: AsyncClient) -> None:
+    response = await client.delete("/health/live")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_malformed_json_is_a_validation_error(client: AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/signup",
+        content=b'{"email": ',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_unexpected_errors_leak_nothing(app: FastAPI, client: AsyncClient) -> None:
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("database password is hunter2")
+
+    response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "hunter2" not in response.text
+    assert "RuntimeError" not in response.text
+
+
+async def test_incoming_request_id_is_kept(client: AsyncClient) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+
+
+async def test_unsafe_request_id_is_replaced(client: AsyncClient) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": "bad id\twith spaces"})
+    request_id = response.headers["X-Request-ID"]
+    assert request_id != "bad id\twith spaces"
+    assert len(request_id) == 32
+
+
+async def test_security_headers(client: AsyncClient) -> None:
+    response = await client.get("/health/live")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+async def test_cors_allows_only_configured_origins(app: FastAPI, client: AsyncClient) -> None:
+    allowed = app.state.settings.cors_origins
+    preflight = {"Access-Control-Request-Method": "GET"}
+    refused = await client.options(
+        "/health/live", headers={"Origin": "https://evil.example", **preflight}
+    )
+    assert "access-control-allow-origin" not in refused.headers
+    if allowed:
+        accepted = await client.options("/health/live", headers={"Origin": allowed[0], **preflight})
+        assert accepted.headers["access-control-allow-origin"] == allowed[0]

@@ -1,0 +1,212 @@
+"""Variant tier: a rendered project installs and passes its own checks against real services.
+
+One test per variant runs the steps in order (each needs the previous one); a failure names the
+step, the command, its exit code and the tail of its output.
+
+Every variant is rendered with its own project_slug, and only that answer differs from the
+variant's answers. The slug names the project's databases (`<slug_with_underscores>` and the
+suite's `<...>_test`), so variants can run side by side under pytest-xdist, and this tier never
+touches `my_service`, the database a developer gets by generating the default project: the
+databases are dropped at the end of each test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from conftest import (
+    VARIANTS,
+    assert_rendered,
+    clean_env,
+    parse_env_file,
+    python_for,
+    require_service,
+    run,
+)
+
+pytestmark = pytest.mark.variant
+
+# project_slug per variant: the only answer the variant tier adds to a variant's answers.
+VARIANT_SLUGS = {name: f"tplvar-{name}" for name in VARIANTS}
+
+GIT_IDENTITY = [
+    "-c",
+    "user.name=Template Tests",
+    "-c",
+    "user.email=template-tests@example.com",
+    "-c",
+    "commit.gpgsign=false",
+]
+# The generated suites use fixed Redis databases (13-15) and may start Celery workers on them,
+# so the project test step of two variants must not overlap, on this machine.
+SERVICES_LOCK = Path(tempfile.gettempdir()) / "fastapi-template-variant-services.lock"
+
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+
+
+@contextlib.contextmanager
+def machine_lock(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class Database:
+    """The project's database server (from its .env) and the databases this test owns."""
+
+    kind: str
+    host: str
+    port: int
+    user: str
+    names: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_url(cls, url: str, kind: str) -> Database:
+        parts = urlsplit(url)
+        host = parts.hostname or "127.0.0.1"
+        return cls(
+            kind=kind,
+            host="127.0.0.1" if host == "localhost" else host,
+            port=parts.port or DEFAULT_PORTS.get(kind, 0),
+            user=unquote(parts.username or ("postgres" if kind == "postgresql" else "root")),
+            names=[unquote(parts.path.lstrip("/"))],
+        )
+
+    @property
+    def service(self) -> str:
+        return {"postgresql": "PostgreSQL", "mysql": "MariaDB"}.get(self.kind, self.kind)
+
+    def _execute(self, statements: list[str], step: str) -> None:
+        if self.kind == "postgresql":
+            psql = shutil.which("psql")
+            if psql is None:
+                pytest.fail("psql is needed to create the variant's databases", pytrace=False)
+            cmd = [psql, "-h", self.host, "-p", str(self.port), "-U", self.user, "-d", "postgres"]
+            cmd += ["-v", "ON_ERROR_STOP=1", "-X", "-q"]
+            for statement in statements:
+                cmd += ["-c", statement]
+            run(cmd, cwd=tempfile.gettempdir(), env=clean_env(PGCONNECT_TIMEOUT="5"), step=step)
+        elif self.kind == "mysql":
+            client = shutil.which("mariadb") or shutil.which("mysql")
+            if client is None:
+                pytest.fail("the mariadb client is needed to create databases", pytrace=False)
+            cmd = [client, "-h", self.host, "-P", str(self.port), "-u", self.user]
+            cmd += ["-e", "; ".join(statements)]
+            run(cmd, cwd=tempfile.gettempdir(), env=clean_env(), step=step, timeout=60)
+        else:
+            pytest.fail(f"the variant tier cannot provision {self.kind} databases", pytrace=False)
+
+    def _quote(self, name: str) -> str:
+        return f"`{name}`" if self.kind == "mysql" else f'"{name}"'
+
+    def _drop(self, name: str) -> str:
+        force = " WITH (FORCE)" if self.kind == "postgresql" else ""
+        return f"DROP DATABASE IF EXISTS {self._quote(name)}{force}"
+
+    def recreate(self, name: str) -> None:
+        self._execute([self._drop(name), f"CREATE DATABASE {self._quote(name)}"], "create database")
+
+    def drop_all(self) -> None:
+        self._execute([self._drop(name) for name in self.names], "drop databases")
+
+
+class Steps:
+    """Runs a variant's steps in order, labelled with the variant, and records their times."""
+
+    def __init__(self, variant: str, project: Path, env: dict[str, str]) -> None:
+        self.variant = variant
+        self.project = project
+        self.env = env
+        self.timings: list[tuple[str, float]] = []
+
+    def __call__(self, name: str, *cmd: str, timeout: float = 300) -> None:
+        started = time.monotonic()
+        run(cmd, cwd=self.project, env=self.env, timeout=timeout, step=f"{self.variant}: {name}")
+        self.timings.append((name, time.monotonic() - started))
+
+    def summary(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.timings)
+
+
+def required_services(answers: dict[str, Any], database: Database | None) -> list[tuple[str, int]]:
+    services: list[tuple[str, int]] = []
+    if database is not None and database.kind != "sqlite":
+        services.append((database.service, database.port))
+    if "redis" in (answers.get("broker"), answers.get("cache")):
+        services.append(("Redis", 6379))
+    if answers.get("broker") == "rabbitmq":
+        services.append(("RabbitMQ", 5672))
+    return services
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variant(variant: str, copie: Any, request: pytest.FixtureRequest) -> None:
+    answers = {**VARIANTS[variant], "project_slug": VARIANT_SLUGS[variant]}
+    result = copie.copy(extra_answers=answers)
+    project = assert_rendered(result, f"the {variant!r} variant")
+    answers = result.answers
+
+    python = python_for(str(answers["python_version"]))
+    env = clean_env(UV_PYTHON=python, UV_NO_PROGRESS="1", NO_COLOR="1")
+    step = Steps(variant, project, env)
+
+    step("git init", "git", "init", "-q")
+    step("git add", "git", "add", "-A")
+    step("git commit", "git", *GIT_IDENTITY, "commit", "-q", "-m", "Generate from template")
+
+    step("uv sync", "uv", "sync", timeout=900)
+    step("ruff check", "uv", "run", "ruff", "check", ".", timeout=120)
+    step("ruff format", "uv", "run", "ruff", "format", "--check", ".", timeout=120)
+    step("mypy", "uv", "run", "mypy", ".", timeout=900)
+
+    database: Database | None = None
+    if answers.get("orm", "none") != "none":
+        kind = str(answers.get("database", "postgresql"))
+        url = parse_env_file(project / ".env").get("DATABASE_URL")
+        assert url, f"{variant}: .env has no DATABASE_URL"
+        database = Database.from_url(url, kind)
+        expected = VARIANT_SLUGS[variant].replace("-", "_")
+        assert expected in database.names[0], (
+            f"{variant}: DATABASE_URL names {database.names[0]!r}, not one derived from the "
+            f"slug {VARIANT_SLUGS[variant]!r}; variants would share a database"
+        )
+
+    for service, port in required_services(answers, database):
+        host = database.host if database and service == database.service else "127.0.0.1"
+        require_service(service, host, port)
+
+    if database is not None and database.kind != "sqlite":
+        database.names.append(f"{database.names[0]}_test")
+        request.addfinalizer(database.drop_all)
+        database.recreate(database.names[0])
+
+    if database is not None:
+        step("alembic upgrade head", "uv", "run", "alembic", "upgrade", "head", timeout=180)
+        step("alembic check", "uv", "run", "alembic", "check", timeout=180)
+        step("alembic downgrade base", "uv", "run", "alembic", "downgrade", "base", timeout=180)
+        step("alembic upgrade head again", "uv", "run", "alembic", "upgrade", "head", timeout=180)
+
+    with machine_lock(SERVICES_LOCK):
+        step("pytest", "uv", "run", "pytest", "-q", timeout=1200)
+
+    step("git add (uv.lock)", "git", "add", "-A")
+    step(
+        "pre-commit",
+        *("uv", "run", "pre-commit", "run", "--all-files", "--show-diff-on-failure"),
+        timeout=900,
+    )
+    print(f"{variant}: {step.summary()}")
