@@ -1,7 +1,9 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from httpx import AsyncClient
+from kombu.exceptions import OperationalError
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,3 +45,16 @@ async def test_expired_refresh_tokens_are_purged(db_session: AsyncSession) -> No
     db_session.expunge_all()
     assert await db_session.get(RefreshToken, expired.id) is None
     assert await db_session.get(RefreshToken, current.id) is not None
+
+
+async def test_signup_succeeds_when_the_broker_is_down(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broker_down(*_: object, **__: object) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(send_welcome_email, "delay", broker_down)
+    response = await client.post(
+        "/api/v1/auth/signup", json={"email": "offline@example.com", "password": "long-enough"}
+    )
+    assert response.status_code == 201

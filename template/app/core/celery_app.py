@@ -1,10 +1,12 @@
 """The Celery application: reliable delivery defaults, request ids carried into tasks."""
 
+import asyncio
 from typing import Any
 
 import structlog
 from celery import Celery, Task, signals
 from celery.schedules import crontab
+from kombu.exceptions import OperationalError
 
 from app.core.config import Settings, get_settings
 from app.core.logging import REQUEST_ID_KEY, configure_logging, current_request_id
@@ -49,6 +51,21 @@ def create_celery(settings: Settings) -> Celery:
 
 
 celery_app = create_celery(get_settings())
+logger = structlog.get_logger(__name__)
+
+
+async def enqueue[**P](task: Task[P, Any], *args: P.args, **kwargs: P.kwargs) -> bool:
+    """Publish a task from async code without blocking the event loop.
+
+    Returns False, and logs an error, when the broker cannot be reached: the request that
+    asked for the task has already done its own work and should still succeed.
+    """
+    try:
+        await asyncio.to_thread(task.delay, *args, **kwargs)
+    except OperationalError as exc:
+        logger.error("task_not_queued", task=task.name, error=str(exc))
+        return False
+    return True
 
 
 @signals.setup_logging.connect

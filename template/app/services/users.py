@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.celery_app import enqueue
 from app.core.errors import ConflictError, NotFoundError
 from app.core.security import hash_password
 from app.models.user import User
@@ -20,7 +21,7 @@ class UserService:
     async def signup(self, data: UserCreate) -> User:
         """Register a user and queue their welcome email."""
         user = await self.register(data)
-        send_welcome_email.delay(str(user.id), user.email, user.full_name)
+        await enqueue(send_welcome_email, str(user.id), user.email, user.full_name)
         return user
 
     async def register(self, data: UserCreate, *, is_superuser: bool = False) -> User:
