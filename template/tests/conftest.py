@@ -72,7 +72,6 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
         await client.ping()
     except (OSError, ConnectionError) as exc:
         service_unavailable(f"Redis at {settings.redis_url}", exc)
-    await client.flushdb()
     yield client
     await client.aclose()
 
