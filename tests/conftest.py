@@ -83,16 +83,28 @@ def _version_key(path: str) -> tuple[int, ...]:
     return tuple(int(part) for part in match.group(1).split(".")) if match else ()
 
 
-def _reports_version(executable: str, version: str) -> bool:
-    """pyenv shims exist for every version but fail for inactive ones, so run each candidate."""
+def _interpreter(candidate: str, version: str) -> str | None:
+    """The real executable behind `candidate` when it runs Python `version`.
+
+    pyenv shims exist for every installed version but fail for inactive ones, and resolve
+    differently per directory, so each candidate is run and resolved to its real path (the
+    base interpreter when the candidate belongs to a virtualenv, like this repo's .venv).
+    """
+    probe = (
+        "import sys, platform; print(platform.python_version()); "
+        "venv = sys.prefix != sys.base_prefix; "
+        "print(getattr(sys, '_base_executable', sys.executable) if venv else sys.executable)"
+    )
     try:
         out = subprocess.run(
-            [executable, "--version"], capture_output=True, text=True, timeout=20, check=False
+            [candidate, "-c", probe], capture_output=True, text=True, timeout=20, check=False
         )
     except (OSError, subprocess.SubprocessError):
-        return False
-    reported = (out.stdout + out.stderr).strip()
-    return out.returncode == 0 and reported.startswith(f"Python {version}.")
+        return None
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2 or not lines[0].startswith(f"{version}."):
+        return None
+    return lines[1]
 
 
 @functools.cache
@@ -105,8 +117,8 @@ def find_python(version: str) -> str | None:
     candidates += sorted(glob.glob(pattern), key=_version_key, reverse=True)
     candidates += [f"/usr/local/bin/python{version}", f"/usr/bin/python{version}"]
     for candidate in dict.fromkeys(candidates):
-        if Path(candidate).exists() and _reports_version(candidate, version):
-            return candidate
+        if Path(candidate).exists() and (found := _interpreter(candidate, version)):
+            return found
     return None
 
 
@@ -202,8 +214,8 @@ def tool(name: str) -> str:
 def clean_env(**overrides: str) -> dict[str, str]:
     """The environment for commands run inside a generated project.
 
-    Drops what belongs to this test run (the template repo's virtualenv, pytest and xdist
-    variables) and never lets uv download an interpreter.
+    Drops what belongs to this test run (the template repo's virtualenv and its PATH entry,
+    pytest and xdist variables) and never lets uv download an interpreter.
     """
     env = {
         key: value
@@ -211,6 +223,12 @@ def clean_env(**overrides: str) -> dict[str, str]:
         if key not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONHOME", "PYTHONPATH"}
         and not key.startswith(("PYTEST_", "COV_CORE_"))
     }
+    if own_venv := os.environ.get("VIRTUAL_ENV"):
+        env["PATH"] = os.pathsep.join(
+            entry
+            for entry in env.get("PATH", "").split(os.pathsep)
+            if not entry.startswith(own_venv)
+        )
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env.update(overrides)
     return env

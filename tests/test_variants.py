@@ -12,12 +12,9 @@ databases are dropped at the end of each test.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,21 +44,8 @@ GIT_IDENTITY = [
     "-c",
     "commit.gpgsign=false",
 ]
-# The generated suites use fixed Redis databases (13-15) and may start Celery workers on them,
-# so the project test step of two variants must not overlap, on this machine.
-SERVICES_LOCK = Path(tempfile.gettempdir()) / "fastapi-template-variant-services.lock"
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
-
-
-@contextlib.contextmanager
-def machine_lock(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -200,8 +184,7 @@ def test_variant(variant: str, copie: Any, request: pytest.FixtureRequest) -> No
         step("alembic downgrade base", "uv", "run", "alembic", "downgrade", "base", timeout=180)
         step("alembic upgrade head again", "uv", "run", "alembic", "upgrade", "head", timeout=180)
 
-    with machine_lock(SERVICES_LOCK):
-        step("pytest", "uv", "run", "pytest", "-q", timeout=1200)
+    step("pytest", "uv", "run", "pytest", "-q", timeout=1200)
 
     step("git add (uv.lock)", "git", "add", "-A")
     step(

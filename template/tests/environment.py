@@ -4,6 +4,8 @@ settings at import time.
 
 Tests use the servers configured for development (.env or the environment) but their own
 databases: `<database>_test` in PostgreSQL (or TEST_DATABASE_URL) and Redis databases 13-15.
+Every Redis key a test writes is named after a fresh UUID and the worker test listens on a
+queue of its own, so two test runs against the same servers do not disturb each other.
 """
 
 import os
