@@ -26,6 +26,8 @@ class DerivedValues(ContextHook):
         context["has_redis"] = "redis" in (broker, cache)
         context["has_metrics"] = "prometheus" in (context.get("observability") or [])
         context["python_target"] = "py" + python_version.replace(".", "")
+        # `class Page[T]` and `def f[**P]` (PEP 695) need Python 3.12.
+        context["pep695_generics"] = tuple(map(int, python_version.split("."))) >= (3, 12)
         context["database_name"] = slug.replace("-", "_")
         if database is not None:
             driver = DATABASE_DRIVERS[database]

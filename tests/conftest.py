@@ -22,16 +22,13 @@ from typing import Any, NoReturn
 
 import pytest
 import yaml
+from matrix import variants
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
-# Answers of each named variant, on top of copier's defaults. "default" is the product as most
-# users get it; "minimal" switches off everything optional that exists today.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "minimal": {"include_examples": False, "observability": []},
-}
+# Variant name -> answers on top of copier's defaults: flagships plus the pairwise matrix.
+VARIANTS: dict[str, dict[str, Any]] = variants()
 
 # Directories that tools create inside a rendered project; never part of the render itself.
 GENERATED_DIRS = frozenset(
