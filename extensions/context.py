@@ -12,6 +12,9 @@ DATABASE_DRIVERS = {
 }
 
 
+CI_CONFIG_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
+
+
 class DerivedValues(ContextHook):
     def hook(self, context: dict[str, Any]) -> None:
         orm = context.get("orm", "none")
@@ -29,6 +32,7 @@ class DerivedValues(ContextHook):
         # `class Page[T]` and `def f[**P]` (PEP 695) need Python 3.12.
         context["pep695_generics"] = tuple(map(int, python_version.split("."))) >= (3, 12)
         context["database_name"] = slug.replace("-", "_")
+        context["ci_config_file"] = CI_CONFIG_FILES.get(context.get("ci", "none"))
         if database is not None:
             driver = DATABASE_DRIVERS[database]
             context["database_scheme"] = driver["scheme"]

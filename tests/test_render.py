@@ -233,7 +233,8 @@ def test_yaml_files_parse(project: Path) -> None:
 @pytest.mark.parametrize("project", variant_params(), indirect=True)
 def test_files_match_their_schemas(project: Path) -> None:
     answers = load_yaml_documents((project / ".copier-answers.yml").read_text())[0]
-    expected = {"compose"} | ({"github-workflows"} if answers["ci"] == "github" else set())
+    ci_schema = {"github": {"github-workflows"}, "gitlab": {"gitlab-ci"}, "none": set()}
+    expected = {"compose"} | ci_schema[answers["ci"]]
     found = set()
     for what, pattern, schema in SCHEMA_CHECKS:
         files = sorted(project.glob(pattern))
@@ -246,7 +247,7 @@ def test_files_match_their_schemas(project: Path) -> None:
             step=f"{what} schema",
             timeout=120,
         )
-    assert expected <= found, f"missing files for {sorted(expected - found)}"
+    assert found == expected, f"expected files for {sorted(expected)}, found {sorted(found)}"
 
 
 def test_variants_are_distinct() -> None:
