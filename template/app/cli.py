@@ -2,12 +2,15 @@
 
 import argparse
 import asyncio
+import sys
+from collections.abc import Callable, Coroutine
 
 from app.core.config import get_settings
 from app.core.database import standalone_session
 from app.core.logging import configure_logging
 from app.repositories.users import UserRepository
 from app.schemas.users import UserCreate
+from app.services.auth import purge_expired_refresh_tokens
 from app.services.users import UserService
 
 
@@ -28,14 +31,28 @@ async def create_superuser() -> str:
     return f"Superuser {settings.first_superuser_email} created."
 
 
+async def purge_expired_tokens() -> str:
+    """Delete expired refresh tokens (also scheduled hourly when Celery beat runs)."""
+    async with standalone_session(get_settings()) as session:
+        deleted = await purge_expired_refresh_tokens(session)
+    return f"Deleted {deleted} expired refresh tokens."
+
+
+COMMANDS: dict[str, Callable[[], Coroutine[None, None, str]]] = {
+    "create-superuser": create_superuser,
+    "purge-expired-tokens": purge_expired_tokens,
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m app.cli")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("create-superuser", help=create_superuser.__doc__)
-    parser.parse_args(argv)
+    for name, command in COMMANDS.items():
+        commands.add_parser(name, help=command.__doc__)
+    arguments = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
-    print(asyncio.run(create_superuser()))  # noqa: T201  # a command's output
+    sys.stdout.write(asyncio.run(COMMANDS[arguments.command]()) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.security import create_token
-from app.models.user import User
+from app.models.user import RefreshToken, User
+from app.services.auth import purge_expired_refresh_tokens
 from tests.factories import DEFAULT_PASSWORD
 from tests.helpers import bearer, login
 
@@ -162,3 +164,18 @@ async def test_inactive_user_cannot_log_in(client: AsyncClient, user: User) -> N
     )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "inactive_user"
+
+
+async def test_expired_refresh_tokens_are_purged(db_session: AsyncSession, user: User) -> None:
+    now = datetime.now(UTC)
+    expired, current = (
+        RefreshToken(user_id=user.id, family_id=uuid.uuid4(), expires_at=now + offset)
+        for offset in (timedelta(seconds=-1), timedelta(days=1))
+    )
+    db_session.add_all([expired, current])
+    await db_session.flush()
+
+    assert await purge_expired_refresh_tokens(db_session) >= 1
+    db_session.expunge_all()
+    assert await db_session.get(RefreshToken, expired.id) is None
+    assert await db_session.get(RefreshToken, current.id) is not None

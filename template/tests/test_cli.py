@@ -49,3 +49,9 @@ async def test_create_superuser_needs_settings(
     )
     monkeypatch.setattr(cli, "get_settings", lambda: unset)
     assert "not set" in await cli.create_superuser()
+
+
+async def test_purge_expired_tokens_reports_the_count(
+    cli_settings: Settings, db_session: AsyncSession
+) -> None:
+    assert await cli.purge_expired_tokens() == "Deleted 0 expired refresh tokens."

@@ -14,6 +14,9 @@ class UserRepository:
     async def get(self, user_id: uuid.UUID) -> User | None:
         return await self.session.get(User, user_id)
 
+    async def get_for_update(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id, with_for_update=True)
+
     async def get_by_email(self, email: str) -> User | None:
         result = await self.session.scalars(select(User).where(User.email == email.lower()))
         return result.one_or_none()

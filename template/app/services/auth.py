@@ -25,6 +25,13 @@ from app.repositories.users import UserRepository
 from app.schemas.auth import TokenPair
 
 
+async def purge_expired_refresh_tokens(session: AsyncSession) -> int:
+    """Delete refresh tokens past their expiry; returns how many. Safe to run any time."""
+    deleted = await RefreshTokenRepository(session).delete_expired(datetime.now(UTC))
+    await session.commit()
+    return deleted
+
+
 class AuthService:
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.session = session

@@ -1,17 +1,14 @@
 import asyncio
-from datetime import UTC, datetime
 
 from app.core.celery_app import celery_app
 from app.core.config import get_settings
 from app.core.database import standalone_session
-from app.repositories.refresh_tokens import RefreshTokenRepository
+from app.services.auth import purge_expired_refresh_tokens as purge
 
 
 async def _purge_expired_refresh_tokens() -> int:
     async with standalone_session(get_settings()) as session:
-        deleted = await RefreshTokenRepository(session).delete_expired(datetime.now(UTC))
-        await session.commit()
-        return deleted
+        return await purge(session)
 
 
 @celery_app.task

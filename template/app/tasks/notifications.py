@@ -1,33 +1,27 @@
-import redis
+import asyncio
+import uuid
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.core.celery_app import celery_app
 from app.core.config import get_settings
-from app.core.mail import EmailMessage, send_email
+from app.core.database import standalone_session
+from app.services.notifications import send_welcome_email_once
 
-SENT_MARKER_TTL_SECONDS = 7 * 24 * 3600
+
+async def _send_welcome_email(user_id: uuid.UUID) -> bool:
+    settings = get_settings()
+    async with standalone_session(settings) as session:
+        return await send_welcome_email_once(session, user_id, project_name=settings.project_name)
 
 
 @celery_app.task(
-    autoretry_for=(ConnectionError, TimeoutError, redis.RedisError),
+    autoretry_for=(OSError, OperationalError, InterfaceError),
     retry_backoff=True,
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=5,
 )
-def send_welcome_email(user_id: str, email: str, full_name: str) -> bool:
-    """Send the welcome email once per user; returns False when it was already sent."""
-    settings = get_settings()
-    marker = f"welcome-email-sent:{user_id}"
-    with redis.Redis.from_url(settings.redis_url) as client:
-        if client.exists(marker):
-            return False
-        greeting = f"Hello {full_name}," if full_name else "Hello,"
-        send_email(
-            EmailMessage(
-                to=email,
-                subject=f"Welcome to {settings.project_name}",
-                body=f"{greeting}\n\nyour account is ready.",
-            )
-        )
-        client.set(marker, "1", ex=SENT_MARKER_TTL_SECONDS)
-    return True
+def send_welcome_email(user_id: str) -> bool:
+    """Send the welcome email once; False when it was sent already or the user is gone."""
+    return asyncio.run(_send_welcome_email(uuid.UUID(user_id)))
