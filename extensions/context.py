@@ -14,6 +14,22 @@ DATABASE_DRIVERS = {
 
 CI_CONFIG_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
 
+# Celery broker and result backend URLs, for a host name: "localhost" for a developer machine
+# and CI service containers, the compose service name inside the stack. Over RabbitMQ, results
+# travel back as messages (rpc://): they are only read by whoever sent the task.
+BROKERS = {
+    "redis": {
+        "url": "redis://{host}:6379/1",
+        "result_backend": "redis://{host}:6379/2",
+        "service": "redis",
+    },
+    "rabbitmq": {
+        "url": "amqp://guest:guest@{host}:5672//",
+        "result_backend": "rpc://",
+        "service": "rabbitmq",
+    },
+}
+
 
 class DerivedValues(ContextHook):
     def hook(self, context: dict[str, Any]) -> None:
@@ -27,6 +43,7 @@ class DerivedValues(ContextHook):
         context["has_database"] = database is not None
         context["has_celery"] = broker != "none"
         context["has_redis"] = "redis" in (broker, cache)
+        context["has_cache"] = cache == "redis"
         context["has_metrics"] = "prometheus" in (context.get("observability") or [])
         context["python_target"] = "py" + python_version.replace(".", "")
         # `class Page[T]` and `def f[**P]` (PEP 695) need Python 3.12.
@@ -38,5 +55,36 @@ class DerivedValues(ContextHook):
             context["database_scheme"] = driver["scheme"]
             context["database_port"] = driver["port"]
             context["database_image"] = driver["image"]
+        if broker in BROKERS:
+            urls = BROKERS[broker]
+            service = urls["service"]
+            context["broker_service"] = service
+            context["broker_url"] = urls["url"].format(host="localhost")
+            context["broker_url_in_stack"] = urls["url"].format(host=service)
+            context["result_backend"] = urls["result_backend"].format(host="localhost")
+            context["result_backend_in_stack"] = urls["result_backend"].format(host=service)
+        # Settings that carry credentials: deployment manifests take them from a secret store,
+        # never from committed configuration. A URL with user info ("user:password@") does.
+        secret_settings = ["SECRET_KEY"]
+        if database is not None:
+            secret_settings.append("DATABASE_URL")
+        if "@" in context.get("broker_url", ""):
+            secret_settings.append("CELERY_BROKER_URL")
+        context["secret_settings"] = secret_settings
+        # The compose services the application talks to, as opposed to those it is built into.
+        context["backing_services"] = [
+            name
+            for name, needed in (
+                ("db", database is not None),
+                ("redis", context["has_redis"]),
+                ("rabbitmq", broker == "rabbitmq"),
+            )
+            if needed
+        ]
+        service_names = {"db": "PostgreSQL", "redis": "Redis", "rabbitmq": "RabbitMQ"}
+        names = [service_names[service] for service in context["backing_services"]]
+        context["backing_services_prose"] = (
+            f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
+        )
         # A fresh key for the generated .env; .env is never overwritten on update.
         context["generated_secret_key"] = secrets.token_urlsafe(48)

@@ -23,7 +23,16 @@ NOT_ASKED = "(not asked)"
 
 FLAGSHIPS: dict[str, dict[str, Any]] = {
     "default": {},
-    "minimal": {"include_examples": False, "observability": []},
+    # Every optional part switched off.
+    "minimal": {
+        "broker": "none",
+        "cache": "none",
+        "ci": "none",
+        "observability": [],
+        "include_examples": False,
+    },
+    # Every optional part switched on.
+    "largest": {"deploy_target": "kubernetes", "observability": ["prometheus"]},
 }
 
 

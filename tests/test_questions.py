@@ -253,24 +253,3 @@ def test_identifier(naming: ModuleType) -> None:
     assert naming.identifier("billing-api") == "billing_api"
     assert naming.identifier("My Service") == "my_service"
     assert naming.identifier("my-service").isidentifier()
-
-
-def documented_questions() -> dict[str, str]:
-    """Rows of the table in docs/questions.md: question -> the rest of its row."""
-    rows = {}
-    for line in (TEMPLATE_ROOT / "docs" / "questions.md").read_text().splitlines():
-        if match := re.match(r"\|\s*`(\w+)`\s*\|(.*)", line):
-            rows[match.group(1)] = match.group(2)
-    return rows
-
-
-def test_docs_list_every_question_and_value(config: dict[str, Any]) -> None:
-    rows = documented_questions()
-    undocumented = sorted(set(questions(config)) - set(rows))
-    assert not undocumented, f"docs/questions.md has no row for {undocumented}"
-    missing_values = {
-        name: [value for value in choice_values(details) if f"`{value}`" not in rows[name]]
-        for name, details in questions(config).items()
-    }
-    missing_values = {name: values for name, values in missing_values.items() if values}
-    assert not missing_values, f"docs/questions.md does not list these values: {missing_values}"

@@ -33,7 +33,9 @@ def _configure_test_environment() -> None:
         database=f"{database.database}_test"
     ).render_as_string(hide_password=False)
     for name, db in TEST_REDIS_DBS.items():
-        os.environ[name] = _with_redis_db(getattr(base, name.lower()), db)
+        url = getattr(base, name.lower(), None)
+        if isinstance(url, str) and url.startswith("redis://"):
+            os.environ[name] = _with_redis_db(url, db)
     get_settings.cache_clear()
 
 
