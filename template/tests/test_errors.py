@@ -36,6 +36,7 @@ async def test_unexpected_errors_leak_nothing(app: FastAPI, client: AsyncClient)
     assert response.json()["error"]["code"] == "internal_error"
     assert "hunter2" not in response.text
     assert "RuntimeError" not in response.text
+    assert response.headers["X-Request-ID"] == response.json()["error"]["request_id"]
 
 
 async def test_incoming_request_id_is_kept(client: AsyncClient) -> None:

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.logging import current_request_id
+from app.core.logging import REQUEST_ID_HEADER, current_request_id
 
 logger = structlog.get_logger(__name__)
 
@@ -64,14 +64,15 @@ def error_response(
     details: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "code": code,
-        "message": message,
-        "request_id": current_request_id(),
-    }
+    request_id = current_request_id()
+    body: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
     if details:
         body["details"] = details
-    return JSONResponse({"error": body}, status_code=status_code, headers=headers)
+    # Set here as well as by the middleware: a 500 is answered outside the middleware stack.
+    response_headers = dict(headers or {})
+    if request_id is not None:
+        response_headers[REQUEST_ID_HEADER] = request_id
+    return JSONResponse({"error": body}, status_code=int(status_code), headers=response_headers)
 
 
 def _status_code_name(status_code: int) -> str:

@@ -11,6 +11,7 @@ import structlog
 from structlog.types import Processor
 
 REQUEST_ID_KEY = "request_id"
+REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def current_request_id() -> str | None:

@@ -8,9 +8,8 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.logging import REQUEST_ID_KEY
+from app.core.logging import REQUEST_ID_HEADER, REQUEST_ID_KEY
 
-REQUEST_ID_HEADER = "X-Request-ID"
 # An incoming id is kept only if it is short and plain, so it is safe to log and echo back.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
