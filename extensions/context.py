@@ -7,12 +7,63 @@ from typing import Any
 
 from copier_template_extensions import ContextHook
 
+# Per database server: the SQLAlchemy URL scheme, the account the development URLs use (the
+# compose container and CI service containers are created with it), the container image, and
+# how that container is configured and health-checked.
 DATABASE_DRIVERS = {
-    "postgresql": {"scheme": "postgresql+asyncpg", "port": 5432, "image": "postgres:17-alpine"},
+    "postgresql": {
+        "scheme": "postgresql+asyncpg",
+        "driver_package": "asyncpg>=0.30",
+        "credentials": "postgres:postgres",
+        "port": 5432,
+        "image": "postgres:17-alpine",
+        "data_dir": "/var/lib/postgresql/data",
+        "container_env": {"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres"},
+        "database_env": "POSTGRES_DB",
+        "healthcheck": "pg_isready -U postgres",
+        "create_command": "createdb -h localhost -U postgres {name}",
+    },
+    "mysql": {
+        "scheme": "mysql+aiomysql",
+        "driver_package": "aiomysql>=0.2",
+        # As a fresh local MySQL or MariaDB; the compose container is published on 127.0.0.1 only.
+        "credentials": "root",
+        "port": 3306,
+        "image": "mariadb:11.4",
+        "data_dir": "/var/lib/mysql",
+        "container_env": {"MARIADB_ALLOW_EMPTY_ROOT_PASSWORD": "1"},
+        "database_env": "MARIADB_DATABASE",
+        "healthcheck": "healthcheck.sh --connect --innodb_initialized",
+        "create_command": "mariadb -h 127.0.0.1 -u root -e 'CREATE DATABASE {name}'",
+    },
 }
 
 
 CI_CONFIG_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
+
+# The Poetry releases a generated project supports: PEP 735 [dependency-groups] need 2.2, so
+# pyproject.toml differs between the package managers only in its [tool.uv] / [tool.poetry] table.
+POETRY_MINIMUM = "2.2"
+POETRY_REQUIREMENT = f">={POETRY_MINIMUM},<3"
+
+# The commands each package manager answers to, so the Makefile, the pre-commit hooks, CI, the
+# README and the message after copy name them once.
+PACKAGE_MANAGERS = {
+    "uv": {
+        "run_prefix": "uv run",
+        "install_command": "uv sync",
+        "lock_command": "uv lock",
+        "lock_file": "uv.lock",
+        "package_manager_link": "[uv](https://docs.astral.sh/uv/)",
+    },
+    "poetry": {
+        "run_prefix": "poetry run",
+        "install_command": "poetry install",
+        "lock_command": "poetry lock",
+        "lock_file": "poetry.lock",
+        "package_manager_link": f"[Poetry](https://python-poetry.org/) {POETRY_MINIMUM} or later",
+    },
+}
 
 # Celery broker and result backend URLs, for a host name: "localhost" for a developer machine
 # and CI service containers, the compose service name inside the stack. Over RabbitMQ, results
@@ -44,17 +95,37 @@ class DerivedValues(ContextHook):
         context["has_celery"] = broker != "none"
         context["has_redis"] = "redis" in (broker, cache)
         context["has_cache"] = cache == "redis"
-        context["has_metrics"] = "prometheus" in (context.get("observability") or [])
+        observability = context.get("observability") or []
+        context["has_metrics"] = "prometheus" in observability
+        context["has_tracing"] = "opentelemetry" in observability
+        context["has_sentry"] = "sentry" in observability
         context["python_target"] = "py" + python_version.replace(".", "")
         # `class Page[T]` and `def f[**P]` (PEP 695) need Python 3.12.
         context["pep695_generics"] = tuple(map(int, python_version.split("."))) >= (3, 12)
         context["database_name"] = slug.replace("-", "_")
         context["ci_config_file"] = CI_CONFIG_FILES.get(context.get("ci", "none"))
+        context.update(PACKAGE_MANAGERS[context.get("package_manager", "uv")])
+        context["poetry_requirement"] = POETRY_REQUIREMENT
         if database is not None:
             driver = DATABASE_DRIVERS[database]
             context["database_scheme"] = driver["scheme"]
             context["database_port"] = driver["port"]
             context["database_image"] = driver["image"]
+            context["database_driver_package"] = driver["driver_package"]
+            context["database_data_dir"] = driver["data_dir"]
+            context["create_database_command"] = driver["create_command"].format(
+                name=context["database_name"]
+            )
+            context["database_healthcheck"] = driver["healthcheck"]
+            context["database_container_env"] = {
+                **driver["container_env"],
+                driver["database_env"]: context["database_name"],
+            }
+            url = "{scheme}://{credentials}@{host}:{port}/{name}".format_map(
+                {**driver, "name": context["database_name"], "host": "{host}"}
+            )
+            context["database_url"] = url.format(host="localhost")
+            context["database_url_in_stack"] = url.format(host="db")
         if broker in BROKERS:
             urls = BROKERS[broker]
             service = urls["service"]
@@ -70,6 +141,8 @@ class DerivedValues(ContextHook):
             secret_settings.append("DATABASE_URL")
         if "@" in context.get("broker_url", ""):
             secret_settings.append("CELERY_BROKER_URL")
+        if context["has_sentry"]:
+            secret_settings.append("SENTRY_DSN")
         context["secret_settings"] = secret_settings
         # The compose services the application talks to, as opposed to those it is built into.
         context["backing_services"] = [

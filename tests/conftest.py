@@ -231,6 +231,35 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def poetry_bin(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """A directory holding a `poetry` executable that satisfies a version requirement.
+
+    Poetry is installed from PyPI with uv, into a tool environment made once per requirement
+    and session (uv's cache makes that a few seconds). Put the directory on PATH: the generated
+    Makefile and pre-commit hooks call `poetry` by name. It holds nothing else, so the tool
+    environment's own `python` never shadows the interpreters on PATH.
+    """
+    made: dict[str, Path] = {}
+
+    def _install(requirement: str) -> Path:
+        if requirement not in made:
+            root = tmp_path_factory.mktemp("poetry-tool")
+            env = clean_env(UV_NO_PROGRESS="1")
+            venv = root / "venv"
+            run(["uv", "venv", "-q", "--python", sys.executable, venv], cwd=root, env=env)
+            python = venv / "bin" / "python"
+            spec = f"poetry{requirement}"
+            run(["uv", "pip", "install", "-q", "--python", python, spec], cwd=root, env=env)
+            bin_dir = root / "bin"
+            bin_dir.mkdir()
+            (bin_dir / "poetry").symlink_to(venv / "bin" / "poetry")
+            made[requirement] = bin_dir
+        return made[requirement]
+
+    return _install
+
+
 # ---------------------------------------------------------------- rendered projects
 
 

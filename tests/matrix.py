@@ -32,7 +32,10 @@ FLAGSHIPS: dict[str, dict[str, Any]] = {
         "include_examples": False,
     },
     # Every optional part switched on.
-    "largest": {"deploy_target": "kubernetes", "observability": ["prometheus"]},
+    "largest": {
+        "deploy_target": "kubernetes",
+        "observability": ["prometheus", "opentelemetry", "sentry"],
+    },
 }
 
 

@@ -2,13 +2,16 @@
 
 import os
 import socket
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from httpx import AsyncClient
 
 from app.schemas.auth import TokenPair
 from tests.factories import DEFAULT_PASSWORD
+
+Published = list[tuple[str, tuple[Any, ...]]]
+"""Tasks the code published, as (task name, arguments), recorded instead of sent."""
 
 
 async def login(client: AsyncClient, email: str, password: str = DEFAULT_PASSWORD) -> TokenPair:
