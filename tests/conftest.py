@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import traceback
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -124,6 +125,30 @@ def python_for(version: str) -> str:
     if (found := find_python(version)) is None:
         unavailable(f"no Python {version} interpreter found on PATH or under {_pyenv_root()}")
     return found
+
+
+# ---------------------------------------------------------------- package index
+
+
+PYPI_SIMPLE = "https://pypi.org/simple/"
+
+
+@functools.cache
+def pypi_simple_api_speaks_json() -> bool:
+    """Whether PyPI's simple API answers in JSON (PEP 691), as pypi.org itself does.
+
+    Poetry reads PyPI only through that JSON form. A mirror or proxy that serves the HTML form
+    alone (this template's own machines reach PyPI through one) breaks `poetry lock`, though
+    pip and uv are fine with it.
+    """
+    request = urllib.request.Request(
+        f"{PYPI_SIMPLE}pip/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return "json" in response.headers.get("Content-Type", "")
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------- subprocesses

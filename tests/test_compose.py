@@ -46,16 +46,17 @@ from typing import Any
 import pytest
 import stack
 from conftest import (
+    PYPI_SIMPLE,
     VARIANTS,
     assert_rendered,
     clean_env,
+    pypi_simple_api_speaks_json,
     python_for,
     require_service,
     run,
     tool,
     variant_params,
 )
-from test_variants import PYPI_SIMPLE, pypi_simple_api_speaks_json
 
 STACK_SLUGS = {name: f"tplstack-{name}" for name in VARIANTS}
 HEALTHY_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -568,7 +569,7 @@ def package_manager(
     def poetry(*args: str) -> None:
         run(["poetry", *args], cwd=project, env=poetry_env, timeout=900, step=f"poetry {args[0]}")
 
-    if not pypi_simple_api_speaks_json():  # see test_variants.py
+    if not pypi_simple_api_speaks_json():  # see conftest.py
         poetry("source", "add", "--priority=primary", "pypi-simple", PYPI_SIMPLE)
     poetry("env", "use", python)
     return poetry

@@ -12,13 +12,11 @@ databases are dropped at the end of each test.
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tempfile
 import time
 import tomllib
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +25,12 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from conftest import (
+    PYPI_SIMPLE,
     VARIANTS,
     assert_rendered,
     clean_env,
     parse_env_file,
+    pypi_simple_api_speaks_json,
     python_for,
     require_service,
     run,
@@ -51,26 +51,6 @@ GIT_IDENTITY = [
 ]
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
-
-PYPI_SIMPLE = "https://pypi.org/simple/"
-
-
-@functools.cache
-def pypi_simple_api_speaks_json() -> bool:
-    """Whether PyPI's simple API answers in JSON (PEP 691), as pypi.org itself does.
-
-    Poetry reads PyPI only through that JSON form. A mirror or proxy that serves the HTML form
-    alone (this template's own machines reach PyPI through one) breaks `poetry lock`, though
-    pip and uv are fine with it.
-    """
-    request = urllib.request.Request(
-        f"{PYPI_SIMPLE}pip/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return "json" in response.headers.get("Content-Type", "")
-    except OSError:
-        return False
 
 
 @dataclass
