@@ -25,7 +25,6 @@ def _with_redis_db(url: str, db: int) -> str:
 def _configure_test_environment() -> None:
     """Point the settings at the test databases before any application module reads them."""
     os.environ["ENVIRONMENT"] = "test"
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
     os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256")
     base = Settings()
     database = make_url(base.database_url)
