@@ -62,8 +62,8 @@ def load_copier_yml(path: Path) -> dict[str, Any]:
     class Loader(yaml.SafeLoader):
         pass
 
-    def include(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
-        pattern = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    def include(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> list[Any]:
+        pattern = str(loader.construct_scalar(node))
         documents: list[Any] = []
         for included in sorted(path.parent.glob(pattern)):
             documents.extend(doc for doc in yaml.load_all(included.read_text(), Loader) if doc)
