@@ -51,11 +51,6 @@ class ForbiddenError(AppError):
     code = "forbidden"
 
 
-class ServiceUnavailableError(AppError):
-    status_code = HTTPStatus.SERVICE_UNAVAILABLE
-    code = "service_unavailable"
-
-
 def error_response(
     status_code: int,
     code: str,
