@@ -1,11 +1,12 @@
 """Report an invalid answer given with `--data`/`--data-file` as a sentence, not a traceback.
 
 Copier shows a validator's message and asks again when a question is answered at the prompt,
-but raises a bare `ValueError` for an answer passed on the command line, which its CLI prints
-with a full traceback. This extension re-raises that error as a `UserMessageError` (which the
-CLI prints as a plain message and exits 1), keeping `ValueError` as a base class for callers
-of Copier's Python API. It wraps a private method: if a Copier release renames it, the
-extension does nothing and tests/test_questions.py fails, naming the regression.
+but raises a bare `ValueError` for an answer passed on the command line (a validator's refusal,
+or a choice that another answer rules out), which its CLI prints with a full traceback. This
+extension re-raises that error as a `UserMessageError` (which the CLI prints as a plain message
+and exits 1), keeping `ValueError` as a base class for callers of Copier's Python API. It wraps
+private methods: if a Copier release renames them, the extension does nothing and
+tests/test_questions.py fails, naming the regression.
 """
 
 from __future__ import annotations
@@ -28,23 +29,28 @@ class InvalidAnswerError(UserMessageError, ValueError):
     """An answer that fails its question's validator."""
 
 
-def _reraise_as_user_message(validate: Callable[..., None]) -> Callable[..., None]:
-    @functools.wraps(validate)
-    def validate_answer(question: Any, answer: Any) -> None:
+# Question methods that check an answer given on the command line.
+CHECKS = ("parse_answer", "validate_answer")
+
+
+def _reraise_as_user_message(check: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(check)
+    def checked(question: Any, answer: Any) -> Any:
         try:
-            validate(question, answer)
+            return check(question, answer)
         except InvalidAnswerError:
             raise
         except ValueError as error:
             raise InvalidAnswerError(str(error)) from None
 
-    return validate_answer
+    return checked
 
 
 class AnswerErrors(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        validate = getattr(Question, "validate_answer", None)
-        # functools.wraps sets __wrapped__: the method is wrapped once however many renders.
-        if validate is not None and not hasattr(validate, "__wrapped__"):
-            Question.validate_answer = _reraise_as_user_message(validate)
+        for name in CHECKS:
+            check = getattr(Question, name, None)
+            # functools.wraps sets __wrapped__: a method is wrapped once however many renders.
+            if check is not None and not hasattr(check, "__wrapped__"):
+                setattr(Question, name, _reraise_as_user_message(check))

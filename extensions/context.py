@@ -12,6 +12,7 @@ from copier_template_extensions import ContextHook
 # how that container is configured and health-checked.
 DATABASE_DRIVERS = {
     "postgresql": {
+        "server_name": "PostgreSQL",
         "scheme": "postgresql+asyncpg",
         "driver_package": "asyncpg>=0.30",
         "credentials": "postgres:postgres",
@@ -24,6 +25,7 @@ DATABASE_DRIVERS = {
         "create_command": "createdb -h localhost -U postgres {name}",
     },
     "mysql": {
+        "server_name": "MySQL or MariaDB",
         "scheme": "mysql+aiomysql",
         "driver_package": "aiomysql>=0.2",
         # As a fresh local MySQL or MariaDB; the compose container is published on 127.0.0.1 only.
@@ -92,6 +94,12 @@ class DerivedValues(ContextHook):
         slug = context.get("project_slug", "service")
 
         context["has_database"] = database is not None
+        # Accounts (users, passwords, refresh tokens) exist with JWT auth only.
+        context["has_users"] = context.get("auth") == "jwt"
+        # Endpoints that list a collection page by page: users (for admins) and items.
+        context["has_paged_lists"] = context["has_users"] or bool(context.get("include_examples"))
+        # Whether the database starts with tables (and so an initial migration).
+        context["has_tables"] = context["has_database"] and context["has_paged_lists"]
         context["has_celery"] = broker != "none"
         context["has_redis"] = "redis" in (broker, cache)
         context["has_cache"] = cache == "redis"
@@ -108,6 +116,7 @@ class DerivedValues(ContextHook):
         context["poetry_requirement"] = POETRY_REQUIREMENT
         if database is not None:
             driver = DATABASE_DRIVERS[database]
+            context["database_server_name"] = driver["server_name"]
             context["database_scheme"] = driver["scheme"]
             context["database_port"] = driver["port"]
             context["database_image"] = driver["image"]
@@ -136,7 +145,7 @@ class DerivedValues(ContextHook):
             context["result_backend_in_stack"] = urls["result_backend"].format(host=service)
         # Settings that carry credentials: deployment manifests take them from a secret store,
         # never from committed configuration. A URL with user info ("user:password@") does.
-        secret_settings = ["SECRET_KEY"]
+        secret_settings = ["SECRET_KEY"] if context["has_users"] else []
         if database is not None:
             secret_settings.append("DATABASE_URL")
         if "@" in context.get("broker_url", ""):
@@ -154,7 +163,9 @@ class DerivedValues(ContextHook):
             )
             if needed
         ]
-        service_names = {"db": "PostgreSQL", "redis": "Redis", "rabbitmq": "RabbitMQ"}
+        service_names = {"redis": "Redis", "rabbitmq": "RabbitMQ"}
+        if database is not None:
+            service_names["db"] = DATABASE_DRIVERS[database]["server_name"]
         names = [service_names[service] for service in context["backing_services"]]
         context["backing_services_prose"] = (
             f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)

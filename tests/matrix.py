@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 from allpairspy import AllPairs
 
@@ -23,13 +24,14 @@ NOT_ASKED = "(not asked)"
 
 FLAGSHIPS: dict[str, dict[str, Any]] = {
     "default": {},
-    # Every optional part switched off.
+    # Every optional part switched off: a stateless service without auth.
     "minimal": {
+        "orm": "none",
+        "auth": "none",
         "broker": "none",
         "cache": "none",
         "ci": "none",
         "observability": [],
-        "include_examples": False,
     },
     # Every optional part switched on.
     "largest": {
@@ -47,7 +49,18 @@ def questions() -> dict[str, dict[str, Any]]:
 
 def _choice_values(spec: Mapping[str, Any]) -> list[Any]:
     choices = spec["choices"]
-    return list(choices.values() if isinstance(choices, dict) else choices)
+    values = choices.values() if isinstance(choices, dict) else choices
+    # A choice another answer can rule out is written {value: ..., validator: ...}.
+    return [value["value"] if isinstance(value, dict) else value for value in values]
+
+
+def _default(spec: Mapping[str, Any]) -> Any:
+    """The question's default when nothing else is answered; a templated default depends on
+    other answers, and its value for copier's other defaults comes first in the choices."""
+    default = spec["default"]
+    if isinstance(default, str) and "{{" in default:
+        return True if spec.get("type") == "bool" else _choice_values(spec)[0]
+    return default
 
 
 @cache
@@ -63,21 +76,28 @@ def dimensions() -> dict[str, list[Any]]:
                 ]
         elif "choices" in spec:
             values = _choice_values(spec)
-            found[name] = sorted(values, key=lambda value: value != spec["default"])
+            found[name] = sorted(values, key=lambda value: value != _default(spec))
             if "when" in spec:
                 found[name].append(NOT_ASKED)
         elif spec.get("type") == "bool":
-            found[name] = [spec["default"], not spec["default"]]
+            found[name] = [_default(spec), not _default(spec)]
+            if "when" in spec:
+                found[name].append(NOT_ASKED)
     return found
 
 
 def allowed(row: Mapping[str, Any]) -> bool:
     """Whether a (possibly partial) combination can exist."""
     orm = row.get("orm")
-    # database is asked exactly when there is an ORM; the examples need a database.
-    if "database" in row and orm is not None and (orm == "none") != (row["database"] == NOT_ASKED):
-        return False
-    return not (orm == "none" and row.get("include_examples") is True)
+    if orm is not None:
+        # database and include_examples are asked exactly when there is an ORM.
+        for asked_with_orm in ("database", "include_examples"):
+            if asked_with_orm in row and (orm == "none") != (row[asked_with_orm] == NOT_ASKED):
+                return False
+        # JWT auth keeps its users in the database.
+        if orm == "none" and row.get("auth") == "jwt":
+            return False
+    return True
 
 
 def to_answers(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,29 +127,75 @@ def to_row(answers: Mapping[str, Any]) -> dict[str, Any]:
         elif NOT_ASKED in values and not allowed({**row, dimension: values[0]}):
             row[dimension] = NOT_ASKED
         else:
-            row[dimension] = values[0]
+            row[dimension] = rendered_default(spec, {**row, **answers})
     return row
 
 
+def rendered_default(spec: Mapping[str, Any], answers: Mapping[str, Any]) -> Any:
+    """The default copier gives a question after `answers` (earlier questions come first)."""
+    default = spec["default"]
+    if not (isinstance(default, str) and "{{" in default):
+        return default
+    rendered = jinja2.Environment(autoescape=False).from_string(default).render(answers)
+    return rendered == "True" if spec.get("type") == "bool" else rendered
+
+
 def _pairwise_rows() -> Iterator[dict[str, Any]]:
-    names = list(dimensions())
+    # allpairspy's greedy search covers more pairs when the dimensions the constraints prune
+    # (those with a not-asked value) come first, then the widest.
+    names = sorted(
+        dimensions(),
+        key=lambda name: (NOT_ASKED not in dimensions()[name], -len(dimensions()[name])),
+    )
 
     def partial_allowed(values: list[Any]) -> bool:
         return allowed(dict(zip(names, values, strict=False)))
 
-    for values in AllPairs(list(dimensions().values()), filter_func=partial_allowed):
-        yield dict(zip(names, values, strict=True))
+    for values in AllPairs([dimensions()[name] for name in names], filter_func=partial_allowed):
+        row = dict(zip(names, values, strict=True))
+        yield {name: row[name] for name in dimensions()}
+
+
+def _row_covering(
+    pair: tuple[tuple[str, Any], tuple[str, Any]], missing: set[Any]
+) -> dict[str, Any]:
+    """An allowed row holding `pair`, each other value chosen to cover most `missing` pairs."""
+    row = dict(pair)
+    for dimension, values in dimensions().items():
+        if dimension in row:
+            continue
+        candidates = [value for value in values if allowed({**row, dimension: value})]
+        row[dimension] = max(
+            candidates,
+            key=lambda value: sum(
+                ((dimension, value), other) in missing or (other, (dimension, value)) in missing
+                for other in row.items()
+            ),
+        )
+    return dict(sorted(row.items(), key=lambda item: list(dimensions()).index(item[0])))
 
 
 @cache
 def variants() -> dict[str, dict[str, Any]]:
-    """Variant name -> copier answers: the flagships, then the pairwise rows they miss."""
+    """Variant name -> copier answers: the flagships, then rows for the pairs they miss.
+
+    allpairspy's greedy search can leave pairs out when constraints prune its choices, so the
+    pairs it misses get rows of their own.
+    """
     found = dict(FLAGSHIPS)
     covered = set().union(*(pairs(to_row(answers)) for answers in found.values()))
-    for number, row in enumerate(_pairwise_rows(), start=1):
+    rows = list(_pairwise_rows())
+    for number, row in enumerate(rows, start=1):
         if pairs(row) - covered:
             found[f"pairwise-{number:02d}"] = to_answers(row)
             covered |= pairs(row)
+    missing = valid_pairs() - covered
+    number = len(rows)
+    while missing:
+        number += 1
+        row = _row_covering(min(missing), missing)
+        found[f"pairwise-{number:02d}"] = to_answers(row)
+        missing -= pairs(row)
     return found
 
 

@@ -286,9 +286,10 @@ def test_no_host_port_is_published_twice(rendered: Any) -> None:
 
 @pytest.mark.parametrize("rendered", variant_params(), indirect=True)
 def test_settings_the_app_requires_are_provided(rendered: Any) -> None:
-    project, _, services = rendered
+    project, answers, services = rendered
     settings = app_settings(project)
-    assert any(s.env == "SECRET_KEY" for s in settings), "Settings has no SECRET_KEY field"
+    if answers.get("auth") == "jwt":
+        assert any(s.env == "SECRET_KEY" for s in settings), "Settings has no SECRET_KEY field"
     problems = []
     for name, service in services.items():
         if "build" not in service:
@@ -441,13 +442,27 @@ def expect(status: int, payload: Any, wanted: int, what: str) -> Any:
     return payload
 
 
-def task_completed(worker_log: str, marker: str) -> bool:
-    """The worker logged the welcome email to the user named `marker`, then the task's success."""
+HEARTBEAT_TASK = "app.tasks.heartbeat.heartbeat"
+
+
+def task_completed(worker_log: str, event: str, marker: str, task: str) -> bool:
+    """The worker logged `event` on a line holding `marker`, then `task` succeeded."""
     lines = worker_log.splitlines()
-    sent = [i for i, line in enumerate(lines) if "email_sent" in line and marker in line]
-    return bool(sent) and any(
-        "send_welcome_email" in line and "succeeded" in line for line in lines[sent[0] :]
-    )
+    logged = [i for i, line in enumerate(lines) if event in line and marker in line]
+    return bool(logged) and any(task in line and "succeeded" in line for line in lines[logged[0] :])
+
+
+def wait_for_task(worker_log: Callable[[], str], what: str, *completion: str) -> None:
+    deadline = time.monotonic() + TASK_TIMEOUT_SECONDS
+    while not task_completed(worker_log(), *completion):
+        if time.monotonic() > deadline:
+            tail = "\n".join(worker_log().splitlines()[-30:])
+            pytest.fail(
+                f"the worker did not complete {what} within {TASK_TIMEOUT_SECONDS}s"
+                f"\n--- worker log ---\n{tail}",
+                pytrace=False,
+            )
+        time.sleep(0.5)
 
 
 def smoke_test(
@@ -455,8 +470,12 @@ def smoke_test(
     answers: Mapping[str, Any],
     superuser: tuple[str, str] | None,
     worker_log: Callable[[], str],
+    worker_exec: Callable[[list[str]], None],
 ) -> list[str]:
-    """Exercise the running stack as the answers shape it; returns what was checked."""
+    """Exercise the running stack as the answers shape it; returns what was checked.
+
+    `worker_exec` runs a command in the worker's service, as `docker compose exec` does.
+    """
     checked = []
     status, ready = http("GET", f"{base_url}/health/ready")
     expect(status, ready, 200, "GET /health/ready")
@@ -504,20 +523,15 @@ def smoke_test(
         expect(status, missing, 404, "read the deleted item")
         checked.append("items create, read, search, delete")
 
-    if broker != "none":
-        if auth != "jwt":
-            pytest.fail(f"no API call is known to queue a task with auth={auth!r}")
-        deadline = time.monotonic() + TASK_TIMEOUT_SECONDS
-        while not task_completed(worker_log(), f"Smoke {marker}"):
-            if time.monotonic() > deadline:
-                tail = "\n".join(worker_log().splitlines()[-30:])
-                pytest.fail(
-                    f"the worker did not complete the welcome email queued by signup within "
-                    f"{TASK_TIMEOUT_SECONDS}s\n--- worker log ---\n{tail}",
-                    pytrace=False,
-                )
-            time.sleep(0.5)
+    if broker != "none" and auth == "jwt":
+        completion = ("email_sent", f"Smoke {marker}", "send_welcome_email")
+        wait_for_task(worker_log, "the welcome email queued by signup", *completion)
         checked.append("signup's welcome email sent by the worker")
+    elif broker != "none":
+        worker_exec(["celery", "-A", "app.core.celery_app", "call", HEARTBEAT_TASK])
+        completion = ("worker_heartbeat", "ran_at", HEARTBEAT_TASK)
+        wait_for_task(worker_log, "the heartbeat task published from its container", *completion)
+        checked.append("a heartbeat published by `celery call` run by the worker")
     return checked
 
 
@@ -637,8 +651,13 @@ def test_native_stack(
             superuser = (api_env["FIRST_SUPERUSER_EMAIL"], api_env["FIRST_SUPERUSER_PASSWORD"])
         base_url = f"http://{stack.HOST}:{native.port('api', API_PORT)}"
         worker_log = functools.partial(native.logs, "worker")
+
+        def worker_exec(args: list[str]) -> None:
+            done = native.exec("worker", args)
+            assert done.returncode == 0, native.describe("worker", done.stdout + done.stderr)
+
         with timings.step("smoke"):
-            checked = smoke_test(base_url, answers, superuser, worker_log)
+            checked = smoke_test(base_url, answers, superuser, worker_log, worker_exec)
             if "beat" in native.built:
                 assert "beat: Starting" in native.logs("beat"), native.describe("beat", "")
                 checked.append("beat started, its schedule file fresh")
@@ -724,7 +743,10 @@ def test_docker_stack(
             logs = run([*compose, "logs", "--no-color", "worker"], cwd=project, env=env)
             return logs.stdout
 
-        smoke_test(f"http://{stack.HOST}:{api_port}", answers, superuser, worker_log)
+        def worker_exec(args: list[str]) -> None:
+            run([*compose, "exec", "-T", "worker", *args], cwd=project, env=env)
+
+        smoke_test(f"http://{stack.HOST}:{api_port}", answers, superuser, worker_log, worker_exec)
     finally:
         down = [*compose, "down", "--volumes", "--remove-orphans", "--timeout", "20"]
         run(down, cwd=project, env=env, timeout=300, step="docker compose down", check=False)

@@ -426,7 +426,8 @@ def test_settings_reach_the_pods(project: Path) -> None:
     config = config_env(project)
     secrets = secret_keys(project)
     fields = settings_fields(project)
-    assert "SECRET_KEY" in secrets
+    if answers_of(project).get("auth") == "jwt":
+        assert "SECRET_KEY" in secrets
     if answers_of(project).get("orm", "none") != "none":
         assert "DATABASE_URL" in secrets
     assert not config.keys() & secrets, "a key is both in the ConfigMap and the Secret"

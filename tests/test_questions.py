@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -11,7 +12,9 @@ from typing import Any
 
 import jinja2
 import pytest
+import yaml
 from conftest import TEMPLATE_ROOT, clean_env, load_copier_config, run
+from matrix import rendered_default
 
 # DESIGN.md section 4: question -> values offered (default first); None for free text.
 DESIGN_QUESTIONS: dict[str, list[Any] | None] = {
@@ -46,6 +49,17 @@ INVALID_ANSWERS = [
 ]
 
 
+# (id, answers, the sentence copier.yml gives for the refusal): combinations that cannot work.
+INVALID_COMBINATIONS = [
+    (
+        "jwt-without-a-database",
+        {"orm": "none", "auth": "jwt"},
+        "JWT auth stores its users and refresh tokens in the database; "
+        'choose an ORM, or auth "none".',
+    ),
+]
+
+
 def load_module(name: str, path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
@@ -72,6 +86,16 @@ def questions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for name, details in config.items()
         if not name.startswith("_")
     }
+
+
+def default_of(config: dict[str, Any], name: str) -> Any:
+    """The question's default when every other question keeps its default (a free-text
+    default, such as the slug made from the name, is returned as written)."""
+    details = questions(config)[name]
+    if not (choice_values(details) or details.get("type") == "bool"):
+        return details.get("default")
+    plain = {other: details.get("default") for other, details in questions(config).items()}
+    return rendered_default(details, plain)
 
 
 def choice_values(details: dict[str, Any]) -> list[Any]:
@@ -119,27 +143,17 @@ def test_validator_refuses(
     config: dict[str, Any],
     naming: ModuleType,
 ) -> None:
-    out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "copier",
-        "copy",
-        "--trust",
-        "--defaults",
-        "--vcs-ref=HEAD",
-        "-d",
-        f"{question}={value}",
-        str(TEMPLATE_ROOT),
-        str(out),
-    ]
-    result = run(cmd, cwd=tmp_path, env=clean_env(NO_COLOR="1"), timeout=120, check=False)
+    out, result = copier_copy(tmp_path, {question: value})
     output = result.stdout + result.stderr
     assert result.returncode != 0, f"copier accepted {question}={value!r}:\n{output[-3000:]}"
     message = expected_message(config, naming, question, value)
     assert normalize(message) in normalize(output), (
         f"the validator's sentence is not shown.\nexpected: {message}\noutput:\n{output[-3000:]}"
     )
+    assert_refused_cleanly(out, output)
+
+
+def assert_refused_cleanly(out: Path, output: str) -> None:
     if "Traceback" in output:
         pytest.fail(
             f"copier printed a traceback instead of only the validator's sentence:\n"
@@ -148,6 +162,48 @@ def test_validator_refuses(
         )
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*")) if out.exists() else []
     assert not written, f"files were written although an answer was refused: {written[:20]}"
+
+
+def copier_copy(
+    tmp_path: Path, answers: dict[str, Any]
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    out = tmp_path / "out"
+    data = [arg for name, value in answers.items() for arg in ("-d", f"{name}={value}")]
+    cmd = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD"]
+    result = run(
+        [*cmd, *data, str(TEMPLATE_ROOT), str(out)],
+        cwd=tmp_path,
+        env=clean_env(NO_COLOR="1"),
+        timeout=120,
+        check=False,
+    )
+    return out, result
+
+
+@pytest.mark.parametrize(
+    ("answers", "sentence"),
+    [
+        pytest.param(answers, sentence, id=case_id)
+        for case_id, answers, sentence in INVALID_COMBINATIONS
+    ],
+)
+def test_invalid_combination_is_refused(
+    answers: dict[str, Any], sentence: str, tmp_path: Path
+) -> None:
+    out, result = copier_copy(tmp_path, answers)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, f"copier accepted {answers}:\n{output[-3000:]}"
+    assert normalize(sentence) in normalize(output), f"no refusal sentence:\n{output[-3000:]}"
+    assert_refused_cleanly(out, output)
+
+
+def test_auth_defaults_to_none_without_a_database(tmp_path: Path) -> None:
+    out, result = copier_copy(tmp_path, {"orm": "none"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    answers = yaml.safe_load((out / ".copier-answers.yml").read_text())
+    assert answers["auth"] == "none"
+    assert "include_examples" not in answers
+    assert not (out / "app" / "api" / "v1" / "endpoints" / "items.py").exists()
 
 
 def test_design_questions_exist(config: dict[str, Any]) -> None:
@@ -161,11 +217,11 @@ def test_default_is_a_choice(config: dict[str, Any], name: str) -> None:
     if details is None:
         pytest.skip(f"{name} is not in copier.yml (see test_design_questions_exist)")
     values = choice_values(details)
+    default = default_of(config, name)
     if not values:
         if details.get("type") == "bool":
-            assert isinstance(details.get("default"), bool), f"{name}: default is not a bool"
+            assert isinstance(default, bool), f"{name}: default is not a bool"
         return
-    default = details.get("default")
     if details.get("multiselect"):
         assert isinstance(default, list), f"{name}: a multiselect default must be a list"
         outside = [value for value in default if value not in values]
@@ -187,8 +243,9 @@ def test_values_follow_design(config: dict[str, Any], name: str) -> None:
     offered = choice_values(details) or ([True, False] if details.get("type") == "bool" else [])
     unknown = [value for value in offered if value not in allowed]
     assert not unknown, f"{name}: {unknown} are not values DESIGN.md section 4 offers {allowed}"
-    assert details.get("default") == DESIGN_DEFAULTS[name], (
-        f"{name}: default {details.get('default')!r}, DESIGN.md says {DESIGN_DEFAULTS[name]!r}"
+    default = default_of(config, name)
+    assert default == DESIGN_DEFAULTS[name], (
+        f"{name}: default {default!r}, DESIGN.md says {DESIGN_DEFAULTS[name]!r}"
     )
 
 

@@ -1,5 +1,6 @@
 from fastapi import FastAPI
 from httpx import AsyncClient
+from pydantic import BaseModel
 
 
 async def test_unknown_route_uses_the_envelope(client: AsyncClient) -> None:
@@ -16,11 +17,17 @@ async def test_wrong_method_uses_the_envelope(client: AsyncClient) -> None:
     assert response.json()["error"]["code"] == "method_not_allowed"
 
 
-async def test_malformed_json_is_a_validation_error(client: AsyncClient) -> None:
+class Greeting(BaseModel):
+    name: str
+
+
+async def test_malformed_json_is_a_validation_error(app: FastAPI, client: AsyncClient) -> None:
+    @app.post("/greetings")
+    async def greet(greeting: Greeting) -> Greeting:
+        return greeting
+
     response = await client.post(
-        "/api/v1/auth/signup",
-        content=b'{"email": ',
-        headers={"Content-Type": "application/json"},
+        "/greetings", content=b'{"name": ', headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
