@@ -122,9 +122,24 @@ class Steps:
         self.env = env
         self.timings: list[tuple[str, float]] = []
 
-    def __call__(self, name: str, *cmd: str, timeout: float = 300) -> None:
+    def __call__(self, name: str, *cmd: str, timeout: float = 300, attempts: int = 1) -> None:
+        """Run one step; `attempts` > 1 only for steps that download from the package index,
+        whose failures on this machine's mirror are sometimes transient."""
         started = time.monotonic()
-        run(cmd, cwd=self.project, env=self.env, timeout=timeout, step=f"{self.variant}: {name}")
+        for attempt in range(1, attempts + 1):
+            try:
+                run(
+                    cmd,
+                    cwd=self.project,
+                    env=self.env,
+                    timeout=timeout,
+                    step=f"{self.variant}: {name}",
+                )
+                break
+            except pytest.fail.Exception:
+                if attempt == attempts:
+                    raise
+                print(f"{self.variant}: {name} failed, trying again ({attempt}/{attempts})")
         self.timings.append((name, time.monotonic() - started))
 
     def summary(self) -> str:
@@ -151,7 +166,7 @@ def install_with_poetry(step: Steps, python: str) -> None:
             *("poetry", "source", "add", "--priority=primary", "pypi-simple", PYPI_SIMPLE),
         )
     step("poetry env use", "poetry", "env", "use", python, timeout=120)
-    step("poetry install", "poetry", "install", timeout=900)
+    step("poetry install", "poetry", "install", timeout=900, attempts=2)
     step("poetry check --lock", "poetry", "check", "--lock", timeout=120)
     assert (step.project / ".venv" / "bin" / "python").exists(), (
         f"{step.variant}: poetry install did not create .venv in the project (poetry.toml)"
@@ -189,7 +204,7 @@ def test_variant(
     if poetry:
         install_with_poetry(step, python)
     else:
-        step("uv sync", "uv", "sync", timeout=900)
+        step("uv sync", "uv", "sync", timeout=900, attempts=2)
     step("ruff check", *run_in_venv, "ruff", "check", ".", timeout=120)
     step("ruff format", *run_in_venv, "ruff", "format", "--check", ".", timeout=120)
     step("mypy", *run_in_venv, "mypy", ".", timeout=900)
