@@ -40,6 +40,15 @@ DATABASE_DRIVERS = {
     },
 }
 
+# SQLite is a file, not a server: its URL names a file under data/ (relative to the working
+# directory; /app/data in the containers, a volume every app service mounts).
+SQLITE = {
+    "server_name": "SQLite",
+    "scheme": "sqlite+aiosqlite",
+    "driver_package": "aiosqlite>=0.20",
+    "data_dir": "/app/data",
+}
+
 
 CI_CONFIG_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
 
@@ -114,7 +123,19 @@ class DerivedValues(ContextHook):
         context["ci_config_file"] = CI_CONFIG_FILES.get(context.get("ci", "none"))
         context.update(PACKAGE_MANAGERS[context.get("package_manager", "uv")])
         context["poetry_requirement"] = POETRY_REQUIREMENT
-        if database is not None:
+        context["has_database_server"] = database in DATABASE_DRIVERS
+        context["has_sqlite"] = database == "sqlite"
+        if database == "sqlite":
+            context["database_server_name"] = SQLITE["server_name"]
+            context["database_scheme"] = SQLITE["scheme"]
+            context["database_driver_package"] = SQLITE["driver_package"]
+            context["database_data_dir"] = SQLITE["data_dir"]
+            file_name = f"{context['database_name']}.db"
+            context["database_url"] = f"{SQLITE['scheme']}:///data/{file_name}"
+            context["database_url_in_stack"] = (
+                f"{SQLITE['scheme']}:///{SQLITE['data_dir']}/{file_name}"
+            )
+        elif database is not None:
             driver = DATABASE_DRIVERS[database]
             context["database_server_name"] = driver["server_name"]
             context["database_scheme"] = driver["scheme"]
@@ -146,7 +167,7 @@ class DerivedValues(ContextHook):
         # Settings that carry credentials: deployment manifests take them from a secret store,
         # never from committed configuration. A URL with user info ("user:password@") does.
         secret_settings = ["SECRET_KEY"] if context["has_users"] else []
-        if database is not None:
+        if context["has_database_server"]:
             secret_settings.append("DATABASE_URL")
         if "@" in context.get("broker_url", ""):
             secret_settings.append("CELERY_BROKER_URL")
@@ -157,14 +178,14 @@ class DerivedValues(ContextHook):
         context["backing_services"] = [
             name
             for name, needed in (
-                ("db", database is not None),
+                ("db", context["has_database_server"]),
                 ("redis", context["has_redis"]),
                 ("rabbitmq", broker == "rabbitmq"),
             )
             if needed
         ]
         service_names = {"redis": "Redis", "rabbitmq": "RabbitMQ"}
-        if database is not None:
+        if context["has_database_server"]:
             service_names["db"] = DATABASE_DRIVERS[database]["server_name"]
         names = [service_names[service] for service in context["backing_services"]]
         context["backing_services_prose"] = (

@@ -252,6 +252,10 @@ def clean_env(**overrides: str) -> dict[str, str]:
             if not entry.startswith(own_venv)
         )
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    # Poetry runs sharing one cache can read each other's half-written index pages and report
+    # a package that exists as "not found": each xdist worker gets a cache of its own.
+    if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+        env.setdefault("POETRY_CACHE_DIR", str(Path.home() / ".cache" / f"pypoetry-{worker}"))
     env.update(overrides)
     return env
 

@@ -97,7 +97,8 @@ def allowed(row: Mapping[str, Any]) -> bool:
         # JWT auth keeps its users in the database.
         if orm == "none" and row.get("auth") == "jwt":
             return False
-    return True
+    # The pods of a Deployment cannot share a SQLite file.
+    return not (row.get("database") == "sqlite" and row.get("deploy_target") == "kubernetes")
 
 
 def to_answers(row: Mapping[str, Any]) -> dict[str, Any]:

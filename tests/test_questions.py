@@ -57,6 +57,12 @@ INVALID_COMBINATIONS = [
         "JWT auth stores its users and refresh tokens in the database; "
         'choose an ORM, or auth "none".',
     ),
+    (
+        "sqlite-on-kubernetes",
+        {"database": "sqlite", "deploy_target": "kubernetes"},
+        "The pods of a Kubernetes Deployment cannot share a SQLite file; "
+        "choose PostgreSQL or MySQL to deploy to Kubernetes.",
+    ),
 ]
 
 
