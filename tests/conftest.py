@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import json
 import os
 import re
 import shlex
@@ -131,23 +132,30 @@ def python_for(version: str) -> str:
 
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
+PYPI_JSON = "https://pypi.org/pypi/"
 
 
 @functools.cache
-def pypi_simple_api_speaks_json() -> bool:
-    """Whether PyPI's simple API answers in JSON (PEP 691), as pypi.org itself does.
+def pypi_serves_poetry() -> bool:
+    """Whether PyPI answers the JSON requests Poetry's PyPI source makes, as pypi.org does.
 
-    Poetry reads PyPI only through that JSON form. A mirror or proxy that serves the HTML form
-    alone (this template's own machines reach PyPI through one) breaks `poetry lock`, though
-    pip and uv are fine with it.
+    Poetry finds versions in the simple API's JSON form (PEP 691) and reads each release from
+    `/pypi/<name>/<version>/json`. A mirror or proxy that lacks either (this template's own
+    machines reach PyPI through one; what it lacks has changed over time) breaks `poetry lock`
+    with "Package ... not found", though pip and uv are fine with it.
     """
-    request = urllib.request.Request(
+    simple = urllib.request.Request(
         f"{PYPI_SIMPLE}pip/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return "json" in response.headers.get("Content-Type", "")
-    except OSError:
+        with urllib.request.urlopen(simple, timeout=30) as response:
+            if "json" not in response.headers.get("Content-Type", ""):
+                return False
+        with urllib.request.urlopen(f"{PYPI_JSON}pip/json", timeout=30) as response:
+            version = json.load(response)["info"]["version"]
+        with urllib.request.urlopen(f"{PYPI_JSON}pip/{version}/json", timeout=30) as response:
+            return response.status == 200
+    except (OSError, ValueError, KeyError):
         return False
 
 
@@ -252,10 +260,6 @@ def clean_env(**overrides: str) -> dict[str, str]:
             if not entry.startswith(own_venv)
         )
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    # Poetry runs sharing one cache can read each other's half-written index pages and report
-    # a package that exists as "not found": each xdist worker gets a cache of its own.
-    if worker := os.environ.get("PYTEST_XDIST_WORKER"):
-        env.setdefault("POETRY_CACHE_DIR", str(Path.home() / ".cache" / f"pypoetry-{worker}"))
     env.update(overrides)
     return env
 

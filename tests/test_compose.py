@@ -50,7 +50,7 @@ from conftest import (
     VARIANTS,
     assert_rendered,
     clean_env,
-    pypi_simple_api_speaks_json,
+    pypi_serves_poetry,
     python_for,
     require_service,
     run,
@@ -583,7 +583,7 @@ def package_manager(
     def poetry(*args: str) -> None:
         run(["poetry", *args], cwd=project, env=poetry_env, timeout=900, step=f"poetry {args[0]}")
 
-    if not pypi_simple_api_speaks_json():  # see conftest.py
+    if not pypi_serves_poetry():  # see conftest.py
         poetry("source", "add", "--priority=primary", "pypi-simple", PYPI_SIMPLE)
     poetry("env", "use", python)
     return poetry

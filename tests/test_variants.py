@@ -30,7 +30,7 @@ from conftest import (
     assert_rendered,
     clean_env,
     parse_env_file,
-    pypi_simple_api_speaks_json,
+    pypi_serves_poetry,
     python_for,
     require_service,
     run,
@@ -159,10 +159,10 @@ def required_services(answers: dict[str, Any], database: Database | None) -> lis
 
 def install_with_poetry(step: Steps, python: str) -> None:
     """`make install` for a Poetry project, in an environment on `python` (never downloaded)."""
-    if not pypi_simple_api_speaks_json():
-        # Only where PyPI answers in HTML alone: the project then reads it as a plain index.
+    if not pypi_serves_poetry():
+        # Only where PyPI lacks Poetry's JSON API: the project then reads it as a plain index.
         step(
-            "poetry source add (PyPI's simple API serves no JSON here)",
+            "poetry source add (PyPI here does not serve Poetry's JSON requests)",
             *("poetry", "source", "add", "--priority=primary", "pypi-simple", PYPI_SIMPLE),
         )
     step("poetry env use", "poetry", "env", "use", python, timeout=120)
