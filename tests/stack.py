@@ -618,17 +618,18 @@ class NativeStack:
 
     def _localize_urls(self, value: str) -> str:
         def url(match: re.Match[str]) -> str:
-            return self._localize_url(urlsplit(match[0]))
+            return self._localize_url(urlsplit(match[0]), match[0])
 
         return URL.sub(url, value)
 
-    def _localize_url(self, parts: SplitResult) -> str:
+    def _localize_url(self, parts: SplitResult, original: str) -> str:
         host = parts.hostname
         if host in self.native_ports:
             port = self.native_ports[host].get(parts.port or 80, parts.port)
             return urlunsplit(parts._replace(netloc=f"{HOST}:{port}"))
         if host not in self.machine_kinds:
-            return urlunsplit(parts)
+            # Unchanged: rebuilding it would drop the empty authority of sqlite:////path.
+            return original
         kind = SCHEME_KINDS.get(parts.scheme.split("+")[0], self.machine_kinds[host])
         machine = MACHINE[kind]
         credentials = quote(machine.user or "", safe="")
