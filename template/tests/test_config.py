@@ -17,3 +17,10 @@ def test_production_accepts_a_real_secret() -> None:
 
 def test_development_tolerates_a_placeholder_secret() -> None:
     assert Settings(environment="development", secret_key=SecretStr("change-me")).is_development
+
+
+def test_cors_origins_is_read_under_its_former_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CORS_ALLOW_ORIGINS", raising=False)
+    monkeypatch.setenv("CORS_ORIGINS", '["https://app.example.com"]')
+    settings = Settings(_env_file=None, secret_key=SecretStr("x" * 48))
+    assert settings.cors_allow_origins == ["https://app.example.com"]
