@@ -308,6 +308,26 @@ def assert_contains(project: Path, expected: list[tuple[str, str]], what: str) -
     assert not missing, f"{what} missing after the update:\n  " + "\n  ".join(missing)
 
 
+def check_project(
+    label: str,
+    project: Path,
+    request: pytest.FixtureRequest,
+    poetry_bin: Callable[[str], Path],
+    *,
+    with_tests: bool,
+) -> None:
+    """The project's own checks after an update: install, ruff, mypy and, `with_tests`, its
+    migrations and test suite against a database of its own (named after its slug)."""
+    checks = ProjectChecks(label, project, recorded_answers(project), poetry_bin)
+    checks.install()
+    checks.lint_and_typecheck()
+    if with_tests:
+        database = checks.database(project.name)
+        checks.provision(database, request)
+        checks.migrate_and_test(database)
+    print(f"{label}: {checks.step.summary()}")
+
+
 # ---------------------------------------------------------------- tests
 
 
@@ -343,16 +363,9 @@ def test_update_keeps_user_edits(
     assert_contains(project, TEMPLATE_CHANGES_ARRIVED, "the template's changes")
     commit_all(project, f"Update the template to {NEW_TAG}")
 
-    checks = ProjectChecks(
-        f"{variant} after update", project, recorded_answers(project), poetry_bin
+    check_project(
+        f"{variant} after update", project, request, poetry_bin, with_tests=variant == "default"
     )
-    checks.install()
-    checks.lint_and_typecheck()
-    if variant == "default":
-        database = checks.database(slug)
-        checks.provision(database, request)
-        checks.migrate_and_test(database)
-    print(f"{variant}: {checks.step.summary()}")
 
 
 def test_update_reports_a_conflict_inline(versions: Versions, tmp_path: Path) -> None:
@@ -408,13 +421,8 @@ def test_update_changes_an_answer(
         "the broker's files and the developer's edits",
     )
     commit_all(project, "Add a Celery broker")
-    checks = ProjectChecks("broker none -> redis", project, recorded_answers(project), poetry_bin)
-    checks.install()
-    checks.lint_and_typecheck()
-    database = checks.database(slug)
-    checks.provision(database, request)
-    checks.migrate_and_test(database)  # the task tests arrived with the broker
-    print(f"broker none -> redis: {checks.step.summary()}")
+    # The task tests arrived with the broker.
+    check_project("broker none -> redis", project, request, poetry_bin, with_tests=True)
 
 
 def migration_commands() -> Iterator[list[str]]:
@@ -484,15 +492,7 @@ def test_update_from_the_previous_release(
     assert_contains(project, USER_EDITS_KEPT, "the developer's edits")
     assert "CORS_ORIGINS" not in parse_env_file(project / ".env")
     commit_all(project, f"Update the template to {release}")
-    checks = ProjectChecks(
-        f"{previous} -> {release}", project, recorded_answers(project), poetry_bin
-    )
-    checks.install()
-    checks.lint_and_typecheck()
-    database = checks.database(slug)
-    checks.provision(database, request)
-    checks.migrate_and_test(database)
-    print(f"{previous} -> {release}: {checks.step.summary()}")
+    check_project(f"{previous} -> {release}", project, request, poetry_bin, with_tests=True)
 
 
 def test_answers_file_records_an_absolute_source(versions: Versions, tmp_path: Path) -> None:
