@@ -156,10 +156,12 @@ def copy_working_tree(destination: Path) -> None:
             shutil.copy2(source, target)
 
 
-def commit_all(repo: Path, message: str, tag: str | None = None) -> str:
+def commit_all(
+    repo: Path, message: str, tag: str | None = None, *, allow_empty: bool = False
+) -> str:
     """Commit everything (and tag the commit); returns the commit."""
     git("add", "-A", cwd=repo)
-    git("commit", "-q", "-m", message, cwd=repo)
+    git("commit", "-q", *(["--allow-empty"] if allow_empty else []), "-m", message, cwd=repo)
     if tag:
         git("tag", tag, cwd=repo)
     return git("rev-parse", "HEAD", cwd=repo).strip()
@@ -478,7 +480,8 @@ def test_update_from_the_previous_release(
     repo = tmp_path / "template-repo"
     git("clone", "-q", "--no-checkout", str(TEMPLATE_ROOT), str(repo), cwd=tmp_path)
     copy_working_tree(repo)
-    commit_all(repo, "The next release, as this tree would be tagged", release)
+    # Empty when the checkout has no uncommitted change: then HEAD itself becomes the release.
+    commit_all(repo, "The next release, as this tree would be tagged", release, allow_empty=True)
 
     slug = "tplupd-release"
     project = tmp_path / slug
