@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from copier_template_extensions import ContextHook
@@ -52,6 +53,11 @@ SQLITE = {
 
 CI_CONFIG_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
 
+# Files the organisation owns in every project, as glob patterns: `make template-check` fails
+# when one of them differs from the template. A platform team's fork changes this list.
+HOUSE_OWNED_FILES = [".pre-commit-config.yaml", "Dockerfile"]
+HOUSE_OWNED_CI_FILES = {"github": ".github/workflows/*", "gitlab": ".gitlab-ci.yml"}
+
 # The Poetry releases a generated project supports: PEP 735 [dependency-groups] need 2.2, so
 # pyproject.toml differs between the package managers only in its [tool.uv] / [tool.poetry] table.
 POETRY_MINIMUM = "2.2"
@@ -93,8 +99,21 @@ BROKERS = {
 }
 
 
+def record_absolute_source(answers: dict[str, Any]) -> None:
+    """Record a template given as a relative path (`copier copy . ../svc`) by its absolute path.
+
+    Copier records `_src_path` as typed, and `copier update` reads it from the project
+    directory, where "." is the project itself. URLs and absolute paths are kept as they are.
+    """
+    source = answers.get("_src_path")
+    if isinstance(source, str) and not Path(source).is_absolute() and Path(source).is_dir():
+        answers["_src_path"] = str(Path(source).resolve())
+
+
 class DerivedValues(ContextHook):
     def hook(self, context: dict[str, Any]) -> None:
+        if isinstance(answers := context.get("_copier_answers"), dict):
+            record_absolute_source(answers)
         orm = context.get("orm", "none")
         database = context.get("database") if orm != "none" else None
         broker = context.get("broker", "none")
@@ -121,6 +140,8 @@ class DerivedValues(ContextHook):
         context["pep695_generics"] = tuple(map(int, python_version.split("."))) >= (3, 12)
         context["database_name"] = slug.replace("-", "_")
         context["ci_config_file"] = CI_CONFIG_FILES.get(context.get("ci", "none"))
+        ci_files = HOUSE_OWNED_CI_FILES.get(context.get("ci", "none"))
+        context["house_owned_files"] = [*filter(None, [ci_files]), *HOUSE_OWNED_FILES]
         context.update(PACKAGE_MANAGERS[context.get("package_manager", "uv")])
         context["poetry_requirement"] = POETRY_REQUIREMENT
         context["has_database_server"] = database in DATABASE_DRIVERS

@@ -66,7 +66,7 @@ async def test_security_headers(client: AsyncClient) -> None:
 
 
 async def test_cors_allows_only_configured_origins(app: FastAPI, client: AsyncClient) -> None:
-    allowed = app.state.settings.cors_origins
+    allowed = app.state.settings.cors_allow_origins
     preflight = {"Access-Control-Request-Method": "GET"}
     refused = await client.options(
         "/health/live", headers={"Origin": "https://evil.example", **preflight}

@@ -1,0 +1,563 @@
+"""Update tier: a project generated from an older template version survives `copier update`.
+
+The tests build a throwaway git copy of this template with two tagged versions: the working
+tree as it is (OLD_TAG), and a next version with the kind of changes a release brings (a new
+setting, a raised dependency bound, edits to files users also edit). A project is generated
+from the old tag and committed, a developer's edits are committed on top, and `copier update`
+takes it to the new tag: the edits must survive, the template's changes must arrive, nothing
+may be left half-merged, and the project's own checks must pass afterwards. Conflicts must be
+reported, never lost; `_migrations` must run, once; `make template-check` must tell a drifted
+house-owned file from the project's own changes.
+
+The throwaway repository numbers its versions like the first release and the one after every
+`_migrations` entry, so an update between them runs every migration, as updating a project
+from the first release would. Each test renders projects with its own slug (`tplupd-...`),
+which names their databases, and drops those databases at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+import yaml
+from conftest import (
+    TEMPLATE_ROOT,
+    VARIANTS,
+    clean_env,
+    iter_project_files,
+    load_copier_config,
+    parse_env_file,
+    read_text_file,
+    run,
+    tool,
+)
+from packaging.version import Version
+from projects import GIT_IDENTITY, ProjectChecks
+
+ANSWERS_FILE = load_copier_config().get("_answers_file", ".copier-answers.yml")
+OLD_TAG = "v0.1.0"
+MIGRATIONS = load_copier_config().get("_migrations", [])
+NEW_TAG = f"v{max([Version('0.2.0'), *(Version(str(m['version'])) for m in MIGRATIONS)])}"
+CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
+
+# What the next template version changes: (file under template/, text, replacement). Each text
+# must occur exactly once, so a template change that moves it fails here, not silently.
+TEMPLATE_CHANGES = [
+    (  # a new setting
+        "app/core/config.py.jinja",
+        "    health_check_timeout_seconds: float = Field(default=3.0, gt=0)\n",
+        "    health_check_timeout_seconds: float = Field(default=3.0, gt=0)\n"
+        "    request_timeout_seconds: float = Field(default=30.0, gt=0)\n",
+    ),
+    (
+        ".env.example.jinja",
+        "HEALTH_CHECK_TIMEOUT_SECONDS=3\n",
+        "HEALTH_CHECK_TIMEOUT_SECONDS=3\n# Upper bound for handling one request.\n"
+        "REQUEST_TIMEOUT_SECONDS=30\n",
+    ),
+    ("pyproject.toml.jinja", '"structlog>=24.4",', '"structlog>=25.1",'),  # a raised bound
+    (  # files the developer edits too, elsewhere
+        "README.md.jinja",
+        "with JWT authentication (access tokens and rotating refresh tokens).",
+        "with JWT authentication (short-lived access tokens and rotating refresh tokens).",
+    ),
+    (
+        "app/api/v1/router.py.jinja",
+        "from fastapi import APIRouter\n",
+        '"""Version 1 of the HTTP API: every endpoint router, under /api/v1."""\n\n'
+        "from fastapi import APIRouter\n",
+    ),
+]
+# What arrives in the project from TEMPLATE_CHANGES: (file, text).
+TEMPLATE_CHANGES_ARRIVED = [
+    ("app/core/config.py", "request_timeout_seconds: float = Field(default=30.0, gt=0)"),
+    (".env.example", "REQUEST_TIMEOUT_SECONDS=30"),
+    ("pyproject.toml", '"structlog>=25.1",'),
+    ("README.md", "(short-lived access tokens and rotating refresh tokens)"),
+    ("app/api/v1/router.py", '"""Version 1 of the HTTP API'),
+]
+
+PING_ENDPOINT = """from fastapi import APIRouter
+
+router = APIRouter(prefix="/ping", tags=["ping"])
+
+
+@router.get("")
+async def ping() -> dict[str, str]:
+    return {"ping": "pong"}
+"""
+PING_TEST = """from httpx import AsyncClient
+
+
+async def test_ping(client: AsyncClient) -> None:
+    response = await client.get("/api/v1/ping")
+    assert response.json() == {"ping": "pong"}
+"""
+README_EDIT = (
+    "`.env.example` documents every setting.",
+    "`.env.example` documents every setting. Staging credentials: ask #platform-help.",
+)
+# What the developer's edits leave in the project: (file, text).
+USER_EDITS_KEPT = [
+    ("app/api/v1/endpoints/ping.py", 'return {"ping": "pong"}'),
+    ("tests/test_ping.py", "async def test_ping"),
+    ("app/api/v1/router.py", "api_router.include_router(ping.router)"),
+    ("app/core/config.py", "refresh_token_expire_days: int = Field(default=30, gt=0)"),
+    ("pyproject.toml", '"orjson>=3.10",'),
+    ("README.md", README_EDIT[1]),
+]
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path}: expected {old!r} exactly once"
+    path.write_text(text.replace(old, new))
+
+
+def git(*args: str, cwd: Path) -> str:
+    return run(["git", *args], cwd=cwd, env=git_env(), step=f"git {args[0]}").stdout
+
+
+def git_env() -> dict[str, str]:
+    return clean_env(**GIT_IDENTITY)
+
+
+def copier(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run copier from the template's environment, as a user would on the command line."""
+    return run([tool("copier"), *args], cwd=cwd, env=git_env(), step=f"copier {args[0]}")
+
+
+# ---------------------------------------------------------------- the throwaway template
+
+
+def copy_working_tree(destination: Path) -> None:
+    """The template's files as git sees them (tracked and new, not ignored), edits included."""
+    listed = run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE_ROOT,
+        env=git_env(),
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        source = TEMPLATE_ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def commit_all(
+    repo: Path, message: str, tag: str | None = None, *, allow_empty: bool = False
+) -> str:
+    """Commit everything (and tag the commit); returns the commit."""
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", *(["--allow-empty"] if allow_empty else []), "-m", message, cwd=repo)
+    if tag:
+        git("tag", tag, cwd=repo)
+    return git("rev-parse", "HEAD", cwd=repo).strip()
+
+
+def add_stray_caches(template_dir: Path) -> list[str]:
+    """Files that tools leave inside template/ on a developer's machine; _exclude drops them."""
+    strays = [
+        "app/__pycache__/main.cpython-312.pyc",
+        ".mypy_cache/3.12/app.data.json",
+        ".ruff_cache/CACHEDIR.TAG",
+        "app/core/~config.py.jinja",
+    ]
+    for stray in strays:
+        path = template_dir / stray
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("stray\n")
+    return strays
+
+
+@dataclass(frozen=True)
+class Versions:
+    """A throwaway template repository with OLD_TAG and NEW_TAG."""
+
+    repo: Path
+    strays: list[str]
+
+
+@pytest.fixture(scope="session")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
+    repo = tmp_path_factory.mktemp("template-repo")
+    copy_working_tree(repo)
+    strays = add_stray_caches(repo / "template")
+    git("init", "-q", cwd=repo)
+    git("add", "--force", "template", cwd=repo)  # the strays, as a careless commit would
+    commit_all(repo, "This template, as it is", OLD_TAG)
+    for name, old, new in TEMPLATE_CHANGES:
+        replace_once(repo / "template" / name, old, new)
+    commit_all(repo, "The next release", NEW_TAG)
+    return Versions(repo=repo, strays=strays)
+
+
+# ---------------------------------------------------------------- a user's project
+
+
+def generate(
+    source: Path | str, ref: str, project: Path, answers: dict[str, Any], *options: str
+) -> str:
+    """`copier copy` as the docs tell users, then `git init` and a first commit (returned)."""
+    data_file = project.parent / f"{project.name}-answers.yml"
+    data_file.write_text(yaml.safe_dump(answers))
+    copier(
+        "copy",
+        "--trust",
+        "--defaults",
+        f"--vcs-ref={ref}",
+        f"--data-file={data_file}",
+        *options,
+        source,
+        project,
+        cwd=project.parent,
+    )
+    git("init", "-q", cwd=project)
+    return commit_all(project, "Generate from the template")
+
+
+def add_import(line_pattern: str, text: str, name: str) -> str:
+    """Add `name` to the sorted member list of the import line matching `line_pattern`."""
+    match = re.search(line_pattern, text, re.M)
+    assert match, f"no line matches {line_pattern!r}"
+    members = sorted({*match["members"].split(", "), name})
+    return text[: match.start("members")] + ", ".join(members) + text[match.end("members") :]
+
+
+def edit_like_a_developer(project: Path) -> str:
+    """A new endpoint with its test, a changed setting default, an extra dependency and an
+    edited README paragraph, committed; returns the commit."""
+    (project / "app/api/v1/endpoints/ping.py").write_text(PING_ENDPOINT)
+    (project / "tests/test_ping.py").write_text(PING_TEST)
+    router = project / "app/api/v1/router.py"
+    text = add_import(
+        r"^from app\.api\.v1\.endpoints import (?P<members>.+)$", router.read_text(), "ping"
+    )
+    router.write_text(text + "api_router.include_router(ping.router)\n")
+    replace_once(
+        project / "app/core/config.py",
+        "refresh_token_expire_days: int = Field(default=14, gt=0)",
+        "refresh_token_expire_days: int = Field(default=30, gt=0)",
+    )
+    # Not right after alembic: the broker's celery line goes there, and two lines added at the
+    # same place conflict (test_update_changes_an_answer found it).
+    replace_once(
+        project / "pyproject.toml",
+        '"fastapi>=0.115",\n',
+        '"fastapi>=0.115",\n    "orjson>=3.10",\n',
+    )
+    replace_once(project / "README.md", *README_EDIT)
+    return commit_all(project, "Add a ping endpoint; longer refresh tokens")
+
+
+def update(project: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    result = copier("update", "--trust", "--defaults", *options, cwd=project)
+    return result, time.monotonic() - started
+
+
+def conflict_leftovers(project: Path) -> list[str]:
+    found = []
+    for path in iter_project_files(project):
+        relative = path.relative_to(project)
+        if path.suffix in {".rej", ".orig"}:
+            found.append(f"{relative}: conflict leftover file")
+        elif (text := read_text_file(path)) and any(marker in text for marker in CONFLICT_MARKERS):
+            found.append(f"{relative}: conflict markers")
+    return found
+
+
+def recorded_answers(project: Path) -> dict[str, Any]:
+    answers = yaml.safe_load((project / ANSWERS_FILE).read_text())
+    assert isinstance(answers, dict)
+    return answers
+
+
+def unmerged(project: Path) -> list[str]:
+    return git("diff", "--name-only", "--diff-filter=U", cwd=project).split()
+
+
+def assert_cleanly_updated(project: Path, commits: list[str], tag: str) -> None:
+    """No conflict left, nothing unmerged, history intact, the new version recorded."""
+    assert not conflict_leftovers(project), conflict_leftovers(project)
+    assert not unmerged(project), f"unmerged paths after the update: {unmerged(project)}"
+    for commit in commits:
+        ancestor = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=project, check=False
+        )
+        assert ancestor.returncode == 0, f"commit {commit} is no longer in the history"
+    assert recorded_answers(project)["_commit"] == tag
+
+
+def assert_contains(project: Path, expected: list[tuple[str, str]], what: str) -> None:
+    missing = [
+        f"{name}: {text!r}"
+        for name, text in expected
+        if not (project / name).is_file() or text not in (project / name).read_text()
+    ]
+    assert not missing, f"{what} missing after the update:\n  " + "\n  ".join(missing)
+
+
+def check_project(
+    label: str,
+    project: Path,
+    request: pytest.FixtureRequest,
+    poetry_bin: Callable[[str], Path],
+    *,
+    with_tests: bool,
+) -> None:
+    """The project's own checks after an update: install, ruff, mypy and, `with_tests`, its
+    migrations and test suite against a database of its own (named after its slug)."""
+    checks = ProjectChecks(label, project, recorded_answers(project), poetry_bin)
+    checks.install()
+    checks.lint_and_typecheck()
+    if with_tests:
+        database = checks.database(project.name)
+        checks.provision(database, request)
+        checks.migrate_and_test(database)
+    print(f"{label}: {checks.step.summary()}")
+
+
+# ---------------------------------------------------------------- tests
+
+
+# Variants updated with user edits, and the checks each runs afterwards: the default variant
+# runs its whole suite; the others install, lint and type-check (the variant tier runs the rest).
+UPDATED_VARIANTS = {
+    "default": ("--skip-answered",),
+    "minimal": (),
+    "pairwise-11": (),  # RabbitMQ broker, examples, Sentry
+}
+
+
+@pytest.mark.parametrize("variant", sorted(UPDATED_VARIANTS))
+def test_update_keeps_user_edits(
+    variant: str,
+    versions: Versions,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    poetry_bin: Callable[[str], Path],
+) -> None:
+    slug = f"tplupd-{variant}"
+    project = tmp_path / slug
+    generated = generate(
+        versions.repo, OLD_TAG, project, {**VARIANTS[variant], "project_slug": slug}
+    )
+    edited = edit_like_a_developer(project)
+
+    _, seconds = update(project, f"--vcs-ref={NEW_TAG}", *UPDATED_VARIANTS[variant])
+    print(f"{variant}: copier update took {seconds:.1f}s")
+
+    assert_cleanly_updated(project, [generated, edited], NEW_TAG)
+    assert_contains(project, USER_EDITS_KEPT, "the developer's edits")
+    assert_contains(project, TEMPLATE_CHANGES_ARRIVED, "the template's changes")
+    commit_all(project, f"Update the template to {NEW_TAG}")
+
+    check_project(
+        f"{variant} after update", project, request, poetry_bin, with_tests=variant == "default"
+    )
+
+
+def test_update_reports_a_conflict_inline(versions: Versions, tmp_path: Path) -> None:
+    project = tmp_path / "tplupd-conflict"
+    generate(versions.repo, OLD_TAG, project, {"project_slug": project.name})
+    mine = "with JWT authentication (access tokens for 15 minutes, refresh tokens for 14 days)."
+    replace_once(
+        project / "README.md",
+        "with JWT authentication (access tokens and rotating refresh tokens).",
+        mine,
+    )
+    commit_all(project, "Say how long tokens live")
+
+    update(project, f"--vcs-ref={NEW_TAG}")
+
+    readme = (project / "README.md").read_text()
+    for marker in (*CONFLICT_MARKERS, "======="):
+        assert marker in readme, f"README.md has no {marker!r} line:\n{readme}"
+    assert mine in readme, "the developer's line was lost in the conflict"
+    assert "(short-lived access tokens and rotating refresh tokens)" in readme
+    assert unmerged(project) == ["README.md"], "git status must list README.md as unmerged"
+    status = git("status", "--porcelain", cwd=project)
+    assert "UU README.md" in status.splitlines(), status
+    assert not list(project.rglob("*.rej")), "inline conflicts must not leave .rej files"
+    assert_contains(project, TEMPLATE_CHANGES_ARRIVED[:3], "the template's other changes")
+
+
+def test_update_changes_an_answer(
+    versions: Versions,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    poetry_bin: Callable[[str], Path],
+) -> None:
+    slug = "tplupd-add-broker"
+    project = tmp_path / slug
+    generate(versions.repo, OLD_TAG, project, {"project_slug": slug, "broker": "none"})
+    assert not (project / "app/tasks").exists()
+    edited = edit_like_a_developer(project)
+
+    update(project, f"--vcs-ref={NEW_TAG}", "--data=broker=redis")
+
+    assert_cleanly_updated(project, [edited], NEW_TAG)
+    assert recorded_answers(project)["broker"] == "redis"
+    assert_contains(
+        project,
+        [
+            ("app/core/celery_app.py", "Celery("),
+            ("app/tasks/notifications.py", "def "),
+            ("pyproject.toml", '"celery[redis]>=5.7",'),
+            ("compose.yaml", "worker:"),
+            *USER_EDITS_KEPT,
+        ],
+        "the broker's files and the developer's edits",
+    )
+    commit_all(project, "Add a Celery broker")
+    # The task tests arrived with the broker.
+    check_project("broker none -> redis", project, request, poetry_bin, with_tests=True)
+
+
+def migration_commands() -> Iterator[list[str]]:
+    """The `_migrations` commands of copier.yml, rendered as copier renders them."""
+    context = {"_copier_python": sys.executable, "_copier_conf": {"src_path": TEMPLATE_ROOT}}
+    for migration in MIGRATIONS:
+        yield [jinja2.Template(part).render(context) for part in migration["command"]]
+
+
+def test_migration_renames_the_setting_in_env_once(versions: Versions, tmp_path: Path) -> None:
+    project = tmp_path / "tplupd-migration"
+    generate(versions.repo, OLD_TAG, project, {"project_slug": project.name})
+    env_file = project / ".env"
+    # .env as template 0.1.0 wrote it; copier update never touches it (_skip_if_exists).
+    replace_once(env_file, "CORS_ALLOW_ORIGINS=", "CORS_ORIGINS=")
+    before = parse_env_file(env_file)
+
+    result, _ = update(project, f"--vcs-ref={NEW_TAG}")
+
+    assert "rename_env_setting.py" in result.stderr, "copier did not run the migration"
+    after = parse_env_file(env_file)
+    assert "CORS_ORIGINS" not in after
+    assert after["CORS_ALLOW_ORIGINS"] == before["CORS_ORIGINS"]
+    assert {k: v for k, v in after.items() if k != "CORS_ALLOW_ORIGINS"} == {
+        k: v for k, v in before.items() if k != "CORS_ORIGINS"
+    }, "the migration changed other settings"
+    migrated = env_file.read_bytes()
+    for command in migration_commands():
+        run(command, cwd=project, env=git_env(), step="migration, a second time")
+    assert env_file.read_bytes() == migrated, "running the migration again changed .env"
+
+
+def test_update_from_the_previous_release(
+    tmp_path: Path, request: pytest.FixtureRequest, poetry_bin: Callable[[str], Path]
+) -> None:
+    """From the last release tag of this repository to the release this tree would become."""
+    described = subprocess.run(
+        ["git", "describe", "--tags", "--abbrev=0", "--match", "v[0-9]*", "HEAD"],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if described.returncode != 0:
+        pytest.skip(
+            "this checkout has no release tag (v*) in its history, so there is no previous "
+            f"release to update from: {described.stderr.strip()}"
+        )
+    previous = described.stdout.strip()
+    last = Version(previous)
+    release = NEW_TAG if Version(NEW_TAG) > last else f"v{last.major}.{last.minor + 1}.0"
+    # This repository's history and tags, with the working tree as the next release's commit.
+    repo = tmp_path / "template-repo"
+    git("clone", "-q", "--no-checkout", str(TEMPLATE_ROOT), str(repo), cwd=tmp_path)
+    copy_working_tree(repo)
+    # Empty when the checkout has no uncommitted change: then HEAD itself becomes the release.
+    commit_all(repo, "The next release, as this tree would be tagged", release, allow_empty=True)
+
+    slug = "tplupd-release"
+    project = tmp_path / slug
+    generated = generate(repo, previous, project, {"project_slug": slug})
+    edited = edit_like_a_developer(project)
+
+    _, seconds = update(project, f"--vcs-ref={release}")
+    print(f"{previous} -> {release}: copier update took {seconds:.1f}s")
+
+    assert_cleanly_updated(project, [generated, edited], release)
+    assert_contains(project, USER_EDITS_KEPT, "the developer's edits")
+    assert "CORS_ORIGINS" not in parse_env_file(project / ".env")
+    commit_all(project, f"Update the template to {release}")
+    check_project(f"{previous} -> {release}", project, request, poetry_bin, with_tests=True)
+
+
+def test_answers_file_records_an_absolute_source(versions: Versions, tmp_path: Path) -> None:
+    """`copier copy . ../svc` from the template directory, as the README shows it."""
+    project = tmp_path / "tplupd-relative"
+    run(
+        [
+            tool("copier"),
+            "copy",
+            "--trust",
+            "--defaults",
+            f"--vcs-ref={OLD_TAG}",
+            f"--data=project_slug={project.name}",
+            ".",
+            os.path.relpath(project, versions.repo),
+        ],
+        cwd=versions.repo,
+        env=git_env(),
+        step="copier copy .",
+    )
+    answers = recorded_answers(project)
+    assert answers["_src_path"] == str(versions.repo.resolve())
+    assert answers["_commit"] == OLD_TAG
+    for stray in versions.strays:
+        assert not (project / stray).exists(), f"{stray} reached the project (_exclude)"
+    git("init", "-q", cwd=project)
+    commit_all(project, "Generate from the template")
+    update(project, f"--vcs-ref={NEW_TAG}")
+    assert recorded_answers(project)["_commit"] == NEW_TAG
+
+
+def template_check(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return run(
+        [tool("python"), "scripts/template_check.py"],
+        cwd=project,
+        env=clean_env(**GIT_IDENTITY, **env),
+        step="template check",
+        check=False,
+    )
+
+
+def test_template_check_fails_on_house_owned_drift(versions: Versions, tmp_path: Path) -> None:
+    project = tmp_path / "tplupd-drift"
+    generate(versions.repo, OLD_TAG, project, {"project_slug": project.name})
+    # Copier from PyPI through uvx, as the project's Makefile and CI run it.
+    untouched = template_check(project)
+    assert untouched.returncode == 0, untouched.stdout + untouched.stderr
+    assert "House-owned files that differ from the template: 0" in untouched.stdout
+
+    installed = {"TEMPLATE_CHECK_COPIER": tool("copier")}
+    with (project / "README.md").open("a") as readme:
+        readme.write("\nOur own notes.\n")
+    project_owned = template_check(project, **installed)
+    assert project_owned.returncode == 0, project_owned.stdout + project_owned.stderr
+    assert "  README.md (changed)" in project_owned.stdout
+
+    with (project / "Dockerfile").open("a") as dockerfile:
+        dockerfile.write("USER root\n")
+    # A project cannot opt out: the house-owned list is read from the template's rendering.
+    replace_once(project / "pyproject.toml", '"Dockerfile"]', "]")
+    drifted = template_check(project, **installed)
+    assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+    assert "  Dockerfile (changed)" in drifted.stdout
+    assert "+USER root" in drifted.stdout
+    assert "house-owned files differ from the template: Dockerfile." in drifted.stderr
