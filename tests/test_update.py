@@ -333,12 +333,22 @@ def check_project(
 # ---------------------------------------------------------------- tests
 
 
+def first_variant(**answers: Any) -> str:
+    """The first variant of the matrix with these answers (its names follow the matrix)."""
+    return next(
+        name
+        for name, given in VARIANTS.items()
+        if all(given.get(question) == value for question, value in answers.items())
+    )
+
+
 # Variants updated with user edits, and the checks each runs afterwards: the default variant
 # runs its whole suite; the others install, lint and type-check (the variant tier runs the rest).
+# The edits touch the JWT settings and README, so every one of them has auth=jwt.
 UPDATED_VARIANTS = {
     "default": ("--skip-answered",),
-    "minimal": (),
-    "pairwise-11": (),  # RabbitMQ broker, examples, Sentry
+    first_variant(auth="jwt", broker="rabbitmq"): (),
+    first_variant(auth="jwt", package_manager="poetry"): (),
 }
 
 
