@@ -42,7 +42,7 @@ class AuthService:
     async def login(self, email: str, password: str) -> TokenPair:
         user = await self.users.get_by_email(email)
         # The hash is checked even for an unknown email, so response time does not tell.
-        password_ok = verify_password(password, user.hashed_password if user else None)
+        password_ok = await verify_password(password, user.hashed_password if user else None)
         if user is None or not password_ok:
             raise UnauthorizedError("Incorrect email or password.", code="invalid_credentials")
         if not user.is_active:
