@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import TEMPLATE_ROOT, clean_env, find_python, parse_env_file
+from conftest import TEMPLATE_ROOT, clean_env, find_python, parse_env_file, run
 from matrix import questions
 from stack import HOST, Provisioner, free_port, parse_dockerfile
 
@@ -100,33 +100,6 @@ STALL_RUNS = 5
 
 class BenchError(RuntimeError):
     """A step failed; the message says which and shows the tail of its output."""
-
-
-def run(
-    cmd: Sequence[str | os.PathLike[str]],
-    cwd: Path | str,
-    env: Mapping[str, str] | None = None,
-    timeout: float = 600,
-    *,
-    step: str | None = None,
-    check: bool = True,
-) -> subprocess.CompletedProcess[str]:
-    """Like the test suite's `run`, raising BenchError instead of failing a test."""
-    print(f"  [{step or cmd[0]}] {shlex.join(map(str, cmd))}", flush=True)
-    result = subprocess.run(
-        [str(part) for part in cmd],
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        output = (result.stdout + result.stderr)[-3000:]
-        raise BenchError(f"{step or cmd[0]} exited with {result.returncode}:\n{output}")
-    return result
 
 
 def not_offered(answers: Mapping[str, Any]) -> list[str]:
@@ -199,7 +172,7 @@ def install(project: Project) -> None:
         raise BenchError(f"no Python {project.answers['python_version']} interpreter found")
     env = {**project.env, "UV_PYTHON": python, "UV_NO_PROGRESS": "1"}
     # As the image installs it: no development dependencies.
-    run(["uv", "sync", "--no-dev"], cwd=project.path, env=env, step="uv sync --no-dev")
+    run(["uv", "sync", "--no-dev"], cwd=project.path, env=env, timeout=900, step="uv sync --no-dev")
 
 
 def prepare_database(project: Project) -> None:
