@@ -41,6 +41,9 @@ class AuthService:
 
     async def login(self, email: str, password: str) -> TokenPair:
         user = await self.users.get_by_email(email)
+        # Hashes are computed one at a time, so this may queue behind other logins: end the
+        # read transaction first, so the wait holds no pooled connection other requests need.
+        await self.session.commit()
         # The hash is checked even for an unknown email, so response time does not tell.
         password_ok = await verify_password(password, user.hashed_password if user else None)
         if user is None or not password_ok:
