@@ -464,6 +464,7 @@ class Load:
         wait_until_idle(self.pid)
         if warmup and self.warmup:
             wrk(url, scenario, duration=self.warmup, **options)
+            wait_until_idle(self.pid)
         load_average = os.getloadavg()
         self.rss.take_peak_mb()
         result = wrk(url, scenario, duration=self.duration, **options)
