@@ -1,0 +1,218 @@
+"""The benchmark's pure parts: reading wrk's summary, judging targets, writing the tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+RESULT_MARKER = "BENCH_RESULT "
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """One wrk run, as request.lua's `done()` hook reports it (latencies in microseconds)."""
+
+    requests: int
+    duration_us: int
+    errors: dict[str, int]
+    latency_us: dict[str, float]
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests / (self.duration_us / 1_000_000) if self.duration_us else 0.0
+
+    @property
+    def error_count(self) -> int:
+        """Responses with a status of 400 or more, plus socket errors and timeouts."""
+        return sum(self.errors.values())
+
+    def latency_ms(self, name: str) -> float:
+        return self.latency_us[name] / 1000
+
+
+def parse_wrk_output(stdout: str) -> WrkResult:
+    """The result line request.lua prints; ValueError when wrk printed none (it failed)."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            data = json.loads(line.removeprefix(RESULT_MARKER))
+            return WrkResult(
+                requests=int(data["requests"]),
+                duration_us=int(data["duration_us"]),
+                errors={name: int(count) for name, count in data["errors"].items()},
+                latency_us={name: float(value) for name, value in data["latency_us"].items()},
+            )
+    raise ValueError(f"wrk printed no {RESULT_MARKER.strip()} line:\n{stdout[-2000:]}")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A scenario measured against one server: its wrk run and what the machine did meanwhile."""
+
+    variant: str
+    workers: int
+    scenario: str
+    result: WrkResult
+    peak_rss_mb: float
+    load_average: tuple[float, float, float]
+    """`uptime`'s 1, 5 and 15 minute load averages when the run started."""
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "workers": self.workers,
+            "scenario": self.scenario,
+            "requests_per_second": round(self.result.requests_per_second, 1),
+            "p50_ms": round(self.result.latency_ms("p50"), 2),
+            "p99_ms": round(self.result.latency_ms("p99"), 2),
+            "errors": self.result.error_count,
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "load_average": list(self.load_average),
+            "wrk": asdict(self.result),
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure the template promises on one worker process (see docs/performance.md)."""
+
+    scenario: str
+    min_requests_per_second: float | None = None
+    max_p99_ms: float | None = None
+
+    def failures(self, measurement: Measurement) -> list[str]:
+        result = measurement.result
+        found = []
+        if (minimum := self.min_requests_per_second) and result.requests_per_second < minimum:
+            found.append(f"{result.requests_per_second:,.0f} req/s < {minimum:,.0f}")
+        if (maximum := self.max_p99_ms) and result.latency_ms("p99") > maximum:
+            found.append(f"p99 {result.latency_ms('p99'):.1f} ms > {maximum:g} ms")
+        return found
+
+
+TARGETS = (
+    Target("health", min_requests_per_second=10_000),
+    Target("read_item", min_requests_per_second=2_000, max_p99_ms=50),
+    Target("create_item", min_requests_per_second=1_000),
+)
+MAX_PEAK_RSS_MB = 150
+MIN_STALL_RATIO = 0.9
+
+
+@dataclass
+class StallTest:
+    """Back-to-back runs of one scenario against the same server process."""
+
+    variant: str
+    workers: int
+    runs: list[Measurement] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        """The last run's throughput over the first's: below 1 means the server slowed down."""
+        first, last = self.runs[0].result, self.runs[-1].result
+        return last.requests_per_second / first.requests_per_second
+
+    @property
+    def errors(self) -> int:
+        return sum(run.result.error_count for run in self.runs)
+
+    def failures(self) -> list[str]:
+        found = []
+        if self.errors:
+            found.append(f"{self.errors} errors over {len(self.runs)} runs")
+        if self.ratio < MIN_STALL_RATIO:
+            found.append(f"last/first {self.ratio:.2f} < {MIN_STALL_RATIO}")
+        return found
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "workers": self.workers,
+            "requests_per_second": [round(run.result.requests_per_second, 1) for run in self.runs],
+            "ratio_last_to_first": round(self.ratio, 3),
+            "errors": self.errors,
+            "load_average": [list(run.load_average) for run in self.runs],
+        }
+
+
+def target_failures(measurements: Iterable[Measurement], stalls: Iterable[StallTest]) -> list[str]:
+    """Every missed target of the single-process runs, as sentences; empty when all are met."""
+    targets = {target.scenario: target for target in TARGETS}
+    found = []
+    for measurement in measurements:
+        if measurement.workers != 1:
+            continue
+        where = f"{measurement.variant}/{measurement.scenario}"
+        if target := targets.get(measurement.scenario):
+            found += [f"{where}: {failure}" for failure in target.failures(measurement)]
+        if measurement.peak_rss_mb > MAX_PEAK_RSS_MB:
+            found.append(f"{where}: peak RSS {measurement.peak_rss_mb:.0f} MB > {MAX_PEAK_RSS_MB}")
+    for stall in stalls:
+        if stall.workers == 1:
+            found += [f"{stall.variant}/stall: {failure}" for failure in stall.failures()]
+    return found
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _load(load_average: Sequence[float]) -> str:
+    return " ".join(f"{value:.2f}" for value in load_average)
+
+
+def markdown(
+    measurements: Sequence[Measurement], stalls: Sequence[StallTest], *, heading: str
+) -> str:
+    """The results as Markdown: one table per measurement kind, then the missed targets."""
+    lines = [f"# {heading}", ""]
+    lines += _table(
+        [
+            "variant",
+            "workers",
+            "scenario",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "peak RSS MB",
+            "load 1/5/15 min",
+        ],
+        (
+            [
+                m.variant,
+                str(m.workers),
+                m.scenario,
+                f"{m.result.requests_per_second:,.0f}",
+                f"{m.result.latency_ms('p50'):.1f}",
+                f"{m.result.latency_ms('p99'):.1f}",
+                str(m.result.error_count),
+                f"{m.peak_rss_mb:.0f}",
+                _load(m.load_average),
+            ]
+            for m in measurements
+        ),
+    )
+    if stalls:
+        lines += ["", f"## Stall test: {len(stalls[0].runs)} back-to-back runs", ""]
+        lines += _table(
+            ["variant", "workers", "req/s per run", "last/first", "errors"],
+            (
+                [
+                    stall.variant,
+                    str(stall.workers),
+                    ", ".join(f"{run.result.requests_per_second:,.0f}" for run in stall.runs),
+                    f"{stall.ratio:.2f}",
+                    str(stall.errors),
+                ]
+                for stall in stalls
+            ),
+        )
+    failures = target_failures(measurements, stalls)
+    lines += ["", "## Targets (one worker process)", ""]
+    lines += [f"- missed: {failure}" for failure in failures] or ["- all met"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,665 @@
+"""Render, install, migrate, seed and start a generated service as production does, then load it
+with wrk and write the results as JSON and Markdown.
+
+    uv run python -m tests.bench --help
+
+Needs wrk (Debian package `wrk`), the database servers of the benchmarked variants and Redis on
+127.0.0.1. It owns the databases `tplbench_<variant>` and Redis database 12, and starts its
+servers on free ports of 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from conftest import TEMPLATE_ROOT, clean_env, find_python, parse_env_file, run
+from matrix import questions
+from stack import HOST, Provisioner, free_port, parse_dockerfile
+
+from .report import Measurement, StallTest, WrkResult, markdown, parse_wrk_output
+
+BENCH_DIR = Path(__file__).resolve().parent
+REQUEST_SCRIPT = BENCH_DIR / "request.lua"
+
+# Variant name -> answers on top of copier's defaults. A variant whose answers copier.yml does
+# not offer yet is reported and skipped, so one can be listed before the template has it.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "mysql": {"database": "mysql"},
+    "sqlmodel": {"orm": "sqlmodel"},
+}
+REDIS_DATABASE = 12
+# wrk leaves slower responses out of its percentiles and counts them as timeouts. Long enough
+# for logins, which queue behind one Argon2 hash at a time.
+TIMEOUT_SECONDS = 30
+USER_EMAIL = "bench@example.com"
+USER_PASSWORD = "bench-password-1234"
+ITEM_BODY = json.dumps({"title": "Benchmark item", "description": "Written by the benchmark."})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    method: str
+    path: str
+    """May name `{item_id}`, the seeded item every read asks for."""
+    status: int
+    body: str | None = None
+    content_type: str | None = None
+    authenticated: bool = False
+
+
+SCENARIOS = (
+    Scenario("health", "GET", "/health/live", 200),
+    Scenario("read_item", "GET", "/api/v1/items/{item_id}", 200, authenticated=True),
+    Scenario("list_items", "GET", "/api/v1/items?limit=20", 200, authenticated=True),
+    Scenario(
+        "create_item",
+        "POST",
+        "/api/v1/items",
+        201,
+        body=ITEM_BODY,
+        content_type="application/json",
+        authenticated=True,
+    ),
+    Scenario(
+        "login",
+        "POST",
+        "/api/v1/auth/login",
+        200,
+        body=urllib.parse.urlencode({"username": USER_EMAIL, "password": USER_PASSWORD}),
+        content_type="application/x-www-form-urlencoded",
+    ),
+)
+SCENARIO_NAMES = {scenario.name: scenario for scenario in SCENARIOS}
+LOGIN = SCENARIO_NAMES["login"]
+# The database read path, run back to back against one server process.
+STALL = SCENARIO_NAMES["read_item"]
+STALL_RUNS = 5
+
+
+class BenchError(RuntimeError):
+    """A step failed; the message says which and shows the tail of its output."""
+
+
+def not_offered(answers: Mapping[str, Any]) -> list[str]:
+    """The answers copier.yml has no choice for."""
+    missing = []
+    for name, value in answers.items():
+        choices = questions()[name].get("choices")
+        values = choices.values() if isinstance(choices, dict) else choices
+        if values is not None and value not in values:
+            missing.append(f"{name}={value}")
+    return missing
+
+
+# ---------------------------------------------------------------- the project
+
+
+@dataclass
+class Project:
+    variant: str
+    path: Path
+    answers: dict[str, Any]
+    env: dict[str, str]
+    """The environment of every process of the service: what production sets, no .env file."""
+
+    @property
+    def database_kind(self) -> str:
+        return str(self.answers["database"])
+
+    @property
+    def database_name(self) -> str:
+        return urllib.parse.urlsplit(self.env["DATABASE_URL"]).path.lstrip("/")
+
+
+def render(variant: str, answers: Mapping[str, Any], destination: Path) -> Project:
+    from copier import run_copy
+
+    slug = f"tplbench-{variant}"
+    print(f"rendering {variant} ({answers or 'default answers'}) into {destination}", flush=True)
+    run_copy(
+        str(TEMPLATE_ROOT),
+        destination,
+        data={**answers, "project_slug": slug},
+        defaults=True,
+        unsafe=True,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    # Production has no .env (the image leaves it out): every setting comes from the environment.
+    (destination / ".env").unlink()
+    example = parse_env_file(destination / ".env.example")
+    redis_url = f"redis://{HOST}:6379/{REDIS_DATABASE}"
+    env = clean_env(
+        ENVIRONMENT="production",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        LOG_JSON="true",
+        DATABASE_URL=example["DATABASE_URL"].replace("@localhost:", f"@{HOST}:"),
+        REDIS_URL=redis_url,
+        CELERY_BROKER_URL=redis_url,
+        CELERY_RESULT_BACKEND=redis_url,
+        ACCESS_TOKEN_EXPIRE_MINUTES="120",
+    )
+    env.pop("WEB_CONCURRENCY", None)
+    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    return Project(variant, destination, answers, env)
+
+
+def install(project: Project) -> None:
+    python = find_python(str(project.answers["python_version"]))
+    if python is None:
+        raise BenchError(f"no Python {project.answers['python_version']} interpreter found")
+    env = {**project.env, "UV_PYTHON": python, "UV_NO_PROGRESS": "1"}
+    # As the image installs it: no development dependencies.
+    run(["uv", "sync", "--no-dev"], cwd=project.path, env=env, timeout=900, step="uv sync --no-dev")
+
+
+def prepare_database(project: Project) -> None:
+    """A fresh database at the newest migration, and an empty Redis database."""
+    Provisioner(run=run).database(project.database_kind, project.database_name)
+    alembic = project.path / ".venv" / "bin" / "alembic"
+    run([alembic, "upgrade", "head"], cwd=project.path, env=project.env, step="migrate")
+    redis_cli = shutil.which("redis-cli") or "redis-cli"
+    run([redis_cli, "-n", str(REDIS_DATABASE), "flushdb"], cwd=project.path, step="redis flushdb")
+
+
+# ---------------------------------------------------------------- the server
+
+
+def server_command(project: Project, port: int) -> tuple[list[str], dict[str, str]]:
+    """The Dockerfile's CMD and ENV, on a port of 127.0.0.1 and with the project's virtualenv."""
+    image = parse_dockerfile(project.path / "Dockerfile")
+    command = list(image.cmd)
+    for option, value in (("--host", HOST), ("--port", str(port))):
+        if option in command:
+            command[command.index(option) + 1] = value
+    venv_bin = project.path / ".venv" / "bin"
+    env = {key: value for key, value in image.env.items() if key != "PATH"}
+    env = {**env, **project.env, "PATH": os.pathsep.join([str(venv_bin), project.env["PATH"]])}
+    return command, env
+
+
+def production_workers(project: Project) -> int:
+    """The worker count the image runs with: WEB_CONCURRENCY, uvicorn's default being 1."""
+    return int(parse_dockerfile(project.path / "Dockerfile").env.get("WEB_CONCURRENCY", "1"))
+
+
+def _process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending += children.get(pid, [])
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _cpu_seconds(root: int) -> float:
+    ticks = 0
+    for pid in _process_tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, *, timeout: float = 60) -> None:
+    """Until the server uses under a tenth of a CPU: work one run left queued (requests wrk
+    gave up on) must not be counted against the next."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = _cpu_seconds(pid)
+        time.sleep(0.5)
+        if _cpu_seconds(pid) - before < 0.05:
+            return
+    print(f"    (the server was still busy after {timeout:g} s)", flush=True)
+
+
+class RssSampler:
+    """Samples the summed resident memory of a process and its descendants, keeping the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            total = sum(_rss_kib(pid) for pid in _process_tree(self.pid))
+            self.peak_kib = max(self.peak_kib, total)
+
+    def take_peak_mb(self) -> float:
+        """The peak since the last call, in MB, and start over."""
+        peak, self.peak_kib = self.peak_kib, 0
+        return peak / 1024
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def server(project: Project, workers: int, log: Path) -> Iterator[tuple[str, int]]:
+    """The service, started with the image's command; yields its base URL and PID."""
+    port = free_port()
+    command, env = server_command(project, port)
+    env["WEB_CONCURRENCY"] = str(workers)
+    print(f"  starting WEB_CONCURRENCY={workers} {shlex.join(command)}", flush=True)
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=project.path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(f"{base_url}/health/live"):
+            if process.poll() is not None:
+                raise BenchError(f"the server exited with {process.returncode}; see {log}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"the server did not answer within 60 s; see {log}")
+            time.sleep(0.2)
+        yield base_url, process.pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def request(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    body: str | None = None,
+    content_type: str | None = None,
+    token: str | None = None,
+) -> tuple[int, Any]:
+    headers = {"Content-Type": content_type} if content_type else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = body.encode() if body is not None else None
+    call = urllib.request.Request(base_url + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(call, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+def seed(base_url: str, items: int) -> tuple[str, str]:
+    """A user and `items` items of theirs, through the API; returns an access token and an id."""
+    signup = json.dumps({"email": USER_EMAIL, "password": USER_PASSWORD})
+    status, answer = request(
+        base_url, "POST", "/api/v1/auth/signup", body=signup, content_type="application/json"
+    )
+    if status != 201:
+        raise BenchError(f"signup answered {status}: {answer}")
+    status, answer = request(
+        base_url, "POST", LOGIN.path, body=LOGIN.body, content_type=LOGIN.content_type
+    )
+    if status != 200:
+        raise BenchError(f"login answered {status}: {answer}")
+    token = str(answer["access_token"])
+
+    def create(_: int) -> str:
+        status, answer = request(
+            base_url,
+            "POST",
+            "/api/v1/items",
+            body=ITEM_BODY,
+            content_type="application/json",
+            token=token,
+        )
+        if status != 201:
+            raise BenchError(f"creating an item answered {status}: {answer}")
+        return str(answer["id"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(create, range(items)))
+    return token, ids[0]
+
+
+# ---------------------------------------------------------------- load
+
+
+def wrk(
+    url: str,
+    scenario: Scenario,
+    *,
+    token: str,
+    duration: float,
+    connections: int,
+    threads: int,
+) -> WrkResult:
+    env = {**os.environ, "BENCH_METHOD": scenario.method}
+    if scenario.body is not None:
+        env["BENCH_BODY"] = scenario.body
+    if scenario.content_type:
+        env["BENCH_CONTENT_TYPE"] = scenario.content_type
+    if scenario.authenticated:
+        env["BENCH_TOKEN"] = token
+    cmd = [
+        shutil.which("wrk") or "wrk",
+        f"--threads={threads}",
+        f"--connections={connections}",
+        f"--duration={duration:g}s",
+        f"--timeout={TIMEOUT_SECONDS}s",
+        f"--script={REQUEST_SCRIPT}",
+        url,
+    ]
+    result = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=duration + 60, check=False
+    )
+    if result.returncode != 0:
+        raise BenchError(f"wrk exited with {result.returncode}:\n{result.stderr[-2000:]}")
+    return parse_wrk_output(result.stdout)
+
+
+@dataclass
+class Load:
+    """How every scenario is run: wrk's settings and the server being measured."""
+
+    project: Project
+    workers: int
+    base_url: str
+    pid: int
+    token: str
+    item_id: str
+    rss: RssSampler
+    duration: float
+    warmup: float
+    connections: int
+    threads: int
+
+    def check(self, scenario: Scenario) -> str:
+        """The scenario's URL, after one request has answered with the expected status."""
+        path = scenario.path.format(item_id=self.item_id)
+        status, answer = request(
+            self.base_url,
+            scenario.method,
+            path,
+            body=scenario.body,
+            content_type=scenario.content_type,
+            token=self.token if scenario.authenticated else None,
+        )
+        if status != scenario.status:
+            raise BenchError(
+                f"{scenario.name}: {scenario.method} {path} answered {status}: {answer}"
+            )
+        return self.base_url + path
+
+    def measure(self, scenario: Scenario, *, warmup: bool = True) -> Measurement:
+        url = self.check(scenario)
+        options = {"token": self.token, "connections": self.connections, "threads": self.threads}
+        wait_until_idle(self.pid)
+        if warmup and self.warmup:
+            wrk(url, scenario, duration=self.warmup, **options)
+            wait_until_idle(self.pid)
+        load_average = os.getloadavg()
+        self.rss.take_peak_mb()
+        result = wrk(url, scenario, duration=self.duration, **options)
+        measurement = Measurement(
+            variant=self.project.variant,
+            workers=self.workers,
+            scenario=scenario.name,
+            result=result,
+            peak_rss_mb=self.rss.take_peak_mb(),
+            load_average=(
+                round(load_average[0], 2),
+                round(load_average[1], 2),
+                round(load_average[2], 2),
+            ),
+        )
+        print(
+            f"    {scenario.name:<12} {result.requests_per_second:>9,.0f} req/s  "
+            f"p50 {result.latency_ms('p50'):6.1f} ms  p99 {result.latency_ms('p99'):6.1f} ms  "
+            f"errors {result.error_count}  peak RSS {measurement.peak_rss_mb:.0f} MB  "
+            f"load {load_average[0]:.2f}",
+            flush=True,
+        )
+        return measurement
+
+
+def bench_server(
+    project: Project, workers: int, options: argparse.Namespace, log: Path
+) -> tuple[list[Measurement], StallTest]:
+    prepare_database(project)
+    with server(project, workers, log) as (base_url, pid), RssSampler(pid) as rss:
+        print(f"  seeding a user and {options.items} items", flush=True)
+        token, item_id = seed(base_url, options.items)
+        load = Load(
+            project=project,
+            workers=workers,
+            base_url=base_url,
+            pid=pid,
+            token=token,
+            item_id=item_id,
+            rss=rss,
+            duration=options.duration,
+            warmup=options.warmup,
+            connections=options.connections,
+            threads=options.threads,
+        )
+        chosen = [scenario for scenario in SCENARIOS if scenario.name in options.scenarios]
+        # Logins go last: the ones still queued when wrk stops keep the server hashing a while.
+        measurements = [load.measure(scenario) for scenario in chosen if scenario is not LOGIN]
+        stall = StallTest(project.variant, workers)
+        if options.stall_runs:
+            print(f"  stall test: {options.stall_runs} back-to-back {STALL.name} runs", flush=True)
+            stall.runs = [load.measure(STALL, warmup=False) for _ in range(options.stall_runs)]
+        if LOGIN in chosen:
+            measurements.append(load.measure(LOGIN))
+    return measurements, stall
+
+
+# ---------------------------------------------------------------- command line
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    commit = run(
+        ["git", "describe", "--always", "--dirty"], cwd=TEMPLATE_ROOT, step="git", check=False
+    ).stdout.strip()
+    wrk_version = run([shutil.which("wrk") or "wrk", "-v"], cwd="/", step="wrk", check=False)
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "template_commit": commit,
+        "wrk": (wrk_version.stdout + wrk_version.stderr).split("\n", 1)[0].strip(),
+    }
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description="Benchmark services generated from this template with wrk.",
+    )
+    parser.add_argument(
+        "--variant",
+        dest="variants",
+        action="append",
+        choices=sorted(VARIANTS),
+        help="variant to benchmark (repeatable; default: every variant copier.yml offers)",
+    )
+    parser.add_argument(
+        "--workers",
+        action="append",
+        help='server worker processes (repeatable): a number, "production" (the count the '
+        'Dockerfile sets) or "cpus" (one per CPU); default: 1, production and cpus',
+    )
+    parser.add_argument(
+        "--scenario",
+        dest="scenarios",
+        action="append",
+        choices=list(SCENARIO_NAMES),
+        help="scenario to run (repeatable; default: all)",
+    )
+    parser.add_argument("--duration", type=float, default=10, help="seconds per run (10)")
+    parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds first (2)")
+    parser.add_argument("--connections", type=int, default=64, help="open connections (64)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument("--items", type=int, default=1000, help="items seeded (1000)")
+    parser.add_argument(
+        "--stall-runs",
+        type=int,
+        default=STALL_RUNS,
+        help=f"stall test runs, 0 for none ({STALL_RUNS})",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=BENCH_DIR / "results",
+        help="directory for the JSON and Markdown results (tests/bench/results)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the rendered projects (their paths are printed)"
+    )
+    options = parser.parse_args(argv)
+    options.variants = options.variants or list(VARIANTS)
+    options.workers = options.workers or ["1", "production", "cpus"]
+    options.scenarios = options.scenarios or list(SCENARIO_NAMES)
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_arguments(argv)
+    if shutil.which("wrk") is None:
+        print(
+            "wrk is not installed; the benchmark needs it to load the service. "
+            "On Debian or Ubuntu: apt-get install wrk",
+            file=sys.stderr,
+        )
+        return 2
+    started = datetime.datetime.now(datetime.UTC)
+    options.output.mkdir(parents=True, exist_ok=True)
+    stem = options.output / f"bench-{started:%Y%m%dT%H%M%SZ}"
+    measurements: list[Measurement] = []
+    stalls: list[StallTest] = []
+    skipped: dict[str, str] = {}
+    workdir = Path(tempfile.mkdtemp(prefix="tplbench-"))
+    try:
+        for variant in options.variants:
+            if missing := not_offered(VARIANTS[variant]):
+                skipped[variant] = f"copier.yml does not offer {', '.join(missing)} yet"
+                print(f"skipping {variant}: {skipped[variant]}", flush=True)
+                continue
+            project = render(variant, VARIANTS[variant], workdir / variant)
+            install(project)
+            named = {"production": production_workers(project), "cpus": os.cpu_count() or 1}
+            counts = (named.get(workers) or int(workers) for workers in options.workers)
+            for workers in dict.fromkeys(counts):
+                print(f"{variant}: {workers} worker process(es)", flush=True)
+                found, stall = bench_server(
+                    project,
+                    workers,
+                    options,
+                    stem.with_name(f"{stem.name}-{variant}-{workers}.log"),
+                )
+                measurements += found
+                if stall.runs:
+                    stalls.append(stall)
+                    print(f"  stall ratio last/first: {stall.ratio:.2f}", flush=True)
+            Provisioner(run=run).database(
+                project.database_kind, project.database_name, drop_only=True
+            )
+    finally:
+        if options.keep:
+            print(f"rendered projects kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    heading = f"Benchmark of {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs"
+    table = markdown(measurements, stalls, heading=heading)
+    results = {
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "settings": {
+            key: getattr(options, key)
+            for key in ("duration", "warmup", "connections", "threads", "items", "stall_runs")
+        },
+        "variants": {name: VARIANTS[name] for name in options.variants if name not in skipped},
+        "skipped": skipped,
+        "measurements": [measurement.row() for measurement in measurements],
+        "stall_tests": [stall.row() for stall in stalls],
+    }
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(table)
+    print(f"\n{table}\nwritten: {stem}.json, {stem}.md")
+    return 0

@@ -1,0 +1,146 @@
+"""The benchmark (tests/bench, run with `uv run python -m tests.bench`) cannot rot unnoticed.
+
+Its pure parts are checked here in milliseconds; one smoke test runs it for a second per
+scenario against the default variant when wrk is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from bench import report, run
+from conftest import require_service
+
+WRK_STDOUT = """\
+Running 10s test @ http://127.0.0.1:8000/health/live
+  2 threads and 64 connections
+Requests/sec:  12345.67
+BENCH_RESULT {"requests": 20000, "duration_us": 10000000, "bytes": 1, \
+"errors": {"connect": 0, "read": 1, "write": 0, "status": 2, "timeout": 3}, \
+"latency_us": {"mean": 4100.5, "p50": 3900, "p90": 6000, "p99": 12500, "max": 40000}}
+"""
+
+
+def measurement(
+    scenario: str,
+    requests: int,
+    p99_us: int = 1000,
+    *,
+    workers: int = 1,
+    peak_rss_mb: float = 100.0,
+) -> report.Measurement:
+    """A one-second run of `requests` requests."""
+    result = report.WrkResult(
+        requests=requests,
+        duration_us=1_000_000,
+        errors={"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0},
+        latency_us={"mean": 500.0, "p50": 400.0, "p90": 800.0, "p99": float(p99_us), "max": 9e3},
+    )
+    return report.Measurement(
+        variant="default",
+        workers=workers,
+        scenario=scenario,
+        result=result,
+        peak_rss_mb=peak_rss_mb,
+        load_average=(0.5, 0.4, 0.3),
+    )
+
+
+def test_wrk_output_is_parsed_from_the_lua_summary_line() -> None:
+    result = report.parse_wrk_output(WRK_STDOUT)
+    assert result.requests_per_second == pytest.approx(2000)
+    assert result.error_count == 6
+    assert result.latency_ms("p50") == pytest.approx(3.9)
+    assert result.latency_ms("p99") == pytest.approx(12.5)
+
+
+def test_wrk_output_without_a_summary_is_an_error() -> None:
+    with pytest.raises(ValueError, match="BENCH_RESULT"):
+        report.parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_the_lua_script_prints_every_field_the_parser_reads() -> None:
+    script = run.REQUEST_SCRIPT.read_text()
+    assert report.RESULT_MARKER in script
+    for name in ("requests", "duration_us", "errors", "latency_us", "p50", "p99", "timeout"):
+        assert f'"{name}"' in script
+
+
+def test_targets_apply_to_one_worker_process() -> None:
+    slow_read = measurement("read_item", requests=1500, p99_us=80_000)
+    fine_health = measurement("health", requests=12_000)
+    heavy = measurement("list_items", requests=900, peak_rss_mb=180.0)
+    two_workers = measurement("read_item", requests=10, workers=2)
+    failures = report.target_failures([slow_read, fine_health, heavy, two_workers], [])
+    assert failures == [
+        "default/read_item: 1,500 req/s < 2,000",
+        "default/read_item: p99 80.0 ms > 50 ms",
+        "default/list_items: peak RSS 180 MB > 150",
+    ]
+
+
+def test_stall_ratio_compares_the_last_run_with_the_first() -> None:
+    stall = report.StallTest("default", 1, [measurement("read_item", n) for n in (1000, 950, 850)])
+    assert stall.ratio == pytest.approx(0.85)
+    assert stall.failures() == ["last/first 0.85 < 0.9"]
+    assert stall.row()["requests_per_second"] == [1000.0, 950.0, 850.0]
+
+
+def test_markdown_has_a_row_per_measurement_and_the_missed_targets() -> None:
+    rows = [measurement("health", 12_000), measurement("read_item", 2500)]
+    stall = report.StallTest("default", 1, [measurement("read_item", n) for n in (2500, 2450)])
+    text = report.markdown(rows, [stall], heading="Benchmark")
+    lines = text.splitlines()
+    assert lines[0] == "# Benchmark"
+    assert "| default | 1 | health | 12,000 | 0.4 | 1.0 | 0 | 100 | 0.50 0.40 0.30 |" in lines
+    assert "| default | 1 | 2,500, 2,450 | 0.98 | 0 |" in lines
+    assert lines[-1] == "- all met"
+
+
+def test_variants_the_template_does_not_offer_are_named() -> None:
+    assert run.not_offered(run.VARIANTS["default"]) == []
+    assert run.not_offered(run.VARIANTS["mysql"]) == []
+    assert run.not_offered({"database": "oracle"}) == ["database=oracle"]
+
+
+def test_a_missing_wrk_is_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _: None)
+    assert run.main([]) == 2
+    assert "apt-get install wrk" in capsys.readouterr().err
+
+
+@pytest.mark.variant
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+def test_bench_smoke(tmp_path: Path) -> None:
+    """One second per scenario on the default variant: every scenario answers, nothing fails."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("Redis", "127.0.0.1", 6379)
+    code = run.main(
+        [
+            "--variant=default",
+            "--workers=1",
+            "--duration=1",
+            "--warmup=0",
+            "--stall-runs=2",
+            "--items=20",
+            f"--output={tmp_path}",
+        ]
+    )
+    assert code == 0
+    (results,) = tmp_path.glob("bench-*.json")
+    data = json.loads(results.read_text())
+    measured = {row["scenario"]: row for row in data["measurements"]}
+    assert set(measured) == set(run.SCENARIO_NAMES)
+    for name, row in measured.items():
+        if name != "login":  # a second may end before the first Argon2 hash does
+            assert row["requests_per_second"] > 0, row
+        assert row["wrk"]["errors"]["status"] == 0, row
+    assert data["stall_tests"][0]["errors"] == 0
+    assert results.with_suffix(".md").read_text().startswith("# Benchmark")
