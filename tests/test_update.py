@@ -251,12 +251,12 @@ def edit_like_a_developer(project: Path) -> str:
         "refresh_token_expire_days: int = Field(default=14, gt=0)",
         "refresh_token_expire_days: int = Field(default=30, gt=0)",
     )
-    # Not right after alembic: the broker's celery line goes there, and two lines added at the
-    # same place conflict (test_update_changes_an_answer found it).
+    # Between lines no template change touches: a line added next to one the template changes
+    # conflicts (the broker's celery line goes after alembic, fastapi's bound has moved).
     replace_once(
         project / "pyproject.toml",
-        '"fastapi>=0.115",\n',
-        '"fastapi>=0.115",\n    "orjson>=3.10",\n',
+        '"pyjwt>=2.10",\n',
+        '"pyjwt>=2.10",\n    "orjson>=3.10",\n',
     )
     replace_once(project / "README.md", *README_EDIT)
     return commit_all(project, "Add a ping endpoint; longer refresh tokens")
