@@ -44,6 +44,8 @@ async def test_unexpected_errors_leak_nothing(app: FastAPI, client: AsyncClient)
     assert "hunter2" not in response.text
     assert "RuntimeError" not in response.text
     assert response.headers["X-Request-ID"] == response.json()["error"]["request_id"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
 
 
 async def test_incoming_request_id_is_kept(client: AsyncClient) -> None:

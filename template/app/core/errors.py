@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.logging import REQUEST_ID_HEADER, current_request_id
+from app.middleware.security_headers import security_headers
 
 logger = structlog.get_logger(__name__)
 
@@ -105,8 +106,12 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def handle_unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled_error", error_type=type(exc).__name__)
+        hsts = not request.app.state.settings.is_development
         return error_response(
-            HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred."
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An unexpected error occurred.",
+            headers=security_headers(request.url.path, hsts=hsts),
         )

@@ -12,6 +12,20 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+HSTS = "max-age=63072000"
+
+
+def security_headers(path: str, *, hsts: bool) -> dict[str, str]:
+    """The headers a response to `path` carries. The middleware adds them; so does the handler
+    of unexpected errors, whose 500 is answered outside the middleware stack."""
+    headers = {
+        name: value
+        for name, value in SECURITY_HEADERS.items()
+        if not (name == "Content-Security-Policy" and path in DOCS_PATHS)
+    }
+    if hsts:
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
 
 
 class SecurityHeadersMiddleware:
@@ -27,12 +41,8 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    if name == "Content-Security-Policy" and scope["path"] in DOCS_PATHS:
-                        continue
+                for name, value in security_headers(scope["path"], hsts=self.hsts).items():
                     headers.setdefault(name, value)
-                if self.hsts:
-                    headers.setdefault("Strict-Transport-Security", "max-age=63072000")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
