@@ -127,7 +127,7 @@ class DerivedValues(ContextHook):
         # Endpoints that list a collection page by page: users (for admins) and items.
         context["has_paged_lists"] = context["has_users"] or bool(context.get("include_examples"))
         # Whether the database starts with tables (and so an initial migration).
-        context["has_tables"] = context["has_database"] and context["has_paged_lists"]
+        context["has_tables"] = context["has_users"] or bool(context.get("include_examples"))
         context["has_celery"] = broker != "none"
         context["has_redis"] = "redis" in (broker, cache)
         context["has_cache"] = cache == "redis"
@@ -152,7 +152,8 @@ class DerivedValues(ContextHook):
             context["database_driver_package"] = SQLITE["driver_package"]
             context["database_data_dir"] = SQLITE["data_dir"]
             file_name = f"{context['database_name']}.db"
-            context["database_url"] = f"{SQLITE['scheme']}:///data/{file_name}"
+            context["database_file"] = f"data/{file_name}"
+            context["database_url"] = f"{SQLITE['scheme']}:///{context['database_file']}"
             context["database_url_in_stack"] = (
                 f"{SQLITE['scheme']}:///{SQLITE['data_dir']}/{file_name}"
             )

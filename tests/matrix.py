@@ -54,15 +54,6 @@ def _choice_values(spec: Mapping[str, Any]) -> list[Any]:
     return [value["value"] if isinstance(value, dict) else value for value in values]
 
 
-def _default(spec: Mapping[str, Any]) -> Any:
-    """The question's default when nothing else is answered; a templated default depends on
-    other answers, and its value for copier's other defaults comes first in the choices."""
-    default = spec["default"]
-    if isinstance(default, str) and "{{" in default:
-        return True if spec.get("type") == "bool" else _choice_values(spec)[0]
-    return default
-
-
 @cache
 def dimensions() -> dict[str, list[Any]]:
     """Every question with a closed set of answers, as `name: values` (default first)."""
@@ -76,11 +67,13 @@ def dimensions() -> dict[str, list[Any]]:
                 ]
         elif "choices" in spec:
             values = _choice_values(spec)
-            found[name] = sorted(values, key=lambda value: value != _default(spec))
+            default = rendered_default(spec, {})
+            found[name] = sorted(values, key=lambda value: value != default)
             if "when" in spec:
                 found[name].append(NOT_ASKED)
         elif spec.get("type") == "bool":
-            found[name] = [_default(spec), not _default(spec)]
+            default = rendered_default(spec, {})
+            found[name] = [default, not default]
             if "when" in spec:
                 found[name].append(NOT_ASKED)
     return found
@@ -133,7 +126,11 @@ def to_row(answers: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def rendered_default(spec: Mapping[str, Any], answers: Mapping[str, Any]) -> Any:
-    """The default copier gives a question after `answers` (earlier questions come first)."""
+    """The default copier gives a question after `answers` (earlier questions come first).
+
+    With no answers, a templated default takes the value it has for the other defaults: an
+    unanswered question renders as undefined, which equals no value.
+    """
     default = spec["default"]
     if not (isinstance(default, str) and "{{" in default):
         return default
