@@ -24,6 +24,7 @@ logger = structlog.get_logger(__name__)
 class AppError(Exception):
     status_code = HTTPStatus.BAD_REQUEST
     code = "bad_request"
+    retry_after_seconds: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -50,6 +51,15 @@ class UnauthorizedError(AppError):
 class ForbiddenError(AppError):
     status_code = HTTPStatus.FORBIDDEN
     code = "forbidden"
+
+
+class TooManyRequestsError(AppError):
+    status_code = HTTPStatus.TOO_MANY_REQUESTS
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_seconds: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ServiceUnavailableError(AppError):
@@ -92,7 +102,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers: dict[str, str] = {}
         if isinstance(exc, UnauthorizedError):
             headers["WWW-Authenticate"] = "Bearer"
-        elif isinstance(exc, ServiceUnavailableError):
+        if exc.retry_after_seconds is not None:
             headers["Retry-After"] = str(exc.retry_after_seconds)
         return error_response(exc.status_code, exc.code, exc.message, headers=headers)
 
