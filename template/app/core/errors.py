@@ -46,6 +46,8 @@ class ConflictError(AppError):
 class UnauthorizedError(AppError):
     status_code = HTTPStatus.UNAUTHORIZED
     code = "unauthorized"
+    # The WWW-Authenticate challenge answered with it (RFC 6750 for bearer tokens).
+    challenge = "Bearer"
 
 
 class ForbiddenError(AppError):
@@ -101,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def handle_app_error(_: Request, exc: AppError) -> JSONResponse:
         headers: dict[str, str] = {}
         if isinstance(exc, UnauthorizedError):
-            headers["WWW-Authenticate"] = "Bearer"
+            headers["WWW-Authenticate"] = exc.challenge
         if exc.retry_after_seconds is not None:
             headers["Retry-After"] = str(exc.retry_after_seconds)
         return error_response(exc.status_code, exc.code, exc.message, headers=headers)
