@@ -34,7 +34,7 @@ VARIANTS: dict[str, dict[str, Any]] = variants()
 
 # Directories that tools create inside a rendered project; never part of the render itself.
 GENERATED_DIRS = frozenset(
-    {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+    {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis"}
 )
 
 OUTPUT_TAIL_LINES = 60

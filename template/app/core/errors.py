@@ -72,6 +72,17 @@ class ServiceUnavailableError(AppError):
     retry_after_seconds = 1
 
 
+class ContentTooLargeError(StarletteHTTPException):
+    """A request body over the size limit. An HTTP exception rather than an `AppError`: it is
+    raised while FastAPI reads the body, where only HTTP exceptions pass through unchanged."""
+
+    code = "content_too_large"
+
+    def __init__(self, limit: int) -> None:
+        message = f"The request body is larger than the limit of {limit} bytes."
+        super().__init__(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, message)
+
+
 def error_response(
     status_code: int,
     code: str,
@@ -114,6 +125,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             exc.status_code, _status_code_name(exc.status_code), message, headers=exc.headers
         )
+
+    @app.exception_handler(ContentTooLargeError)
+    async def handle_content_too_large(_: Request, exc: ContentTooLargeError) -> JSONResponse:
+        return error_response(exc.status_code, exc.code, exc.detail)
 
     @app.exception_handler(RequestValidationError)
     async def handle_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
