@@ -124,6 +124,7 @@ class DerivedValues(ContextHook):
         context["has_database"] = database is not None
         # Tables and item schemas are SQLModel classes; sessions are SQLModel's AsyncSession.
         context["is_sqlmodel"] = orm == "sqlmodel"
+        context["orm_name"] = "SQLModel" if orm == "sqlmodel" else "SQLAlchemy 2.0"
         context["async_session_module"] = (
             "sqlmodel.ext.asyncio.session" if orm == "sqlmodel" else "sqlalchemy.ext.asyncio"
         )
