@@ -130,6 +130,8 @@ class DerivedValues(ContextHook):
         )
         # Accounts (users, passwords, refresh tokens) exist with JWT auth only.
         context["has_users"] = context.get("auth") == "jwt"
+        # A resource server: bearer tokens from an external OpenID Connect issuer, no accounts.
+        context["has_oidc"] = context.get("auth") == "oidc"
         # Endpoints that list a collection page by page: users (for admins) and items.
         context["has_paged_lists"] = context["has_users"] or bool(context.get("include_examples"))
         # Whether the database starts with tables (and so an initial migration).

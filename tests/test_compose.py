@@ -12,6 +12,9 @@ The native stack test (marker `variant`) renders the variant with its own slug, 
 runtime dependencies once, as the image does, runs the stack's own processes on this machine
 (tests/stack.py) and smoke-tests them over HTTP: readiness, then what the answers include
 (signup and login, the items domain, a task the API queues and the worker completes, beat).
+With auth=oidc the project's own test identity provider (tests/identity_provider.py, run with
+the project's runtime dependencies) serves keys on 127.0.0.1, the stack's .env points
+OIDC_ISSUER at it, and the smoke test calls the API with a token it signed.
 Where a Docker engine answers, the same smoke test runs against `docker compose up --build
 --wait`; where none does (as on the template's own machines, CI included) that test skips.
 
@@ -471,10 +474,13 @@ def smoke_test(
     superuser: tuple[str, str] | None,
     worker_log: Callable[[], str],
     worker_exec: Callable[[list[str]], None],
+    oidc_token: str | None = None,
 ) -> list[str]:
     """Exercise the running stack as the answers shape it; returns what was checked.
 
     `worker_exec` runs a command in the worker's service, as `docker compose exec` does.
+    `oidc_token`, with auth=oidc, is a token from the identity provider the stack trusts;
+    without one only the refusal of a call without a token is checked.
     """
     checked = []
     status, ready = http("GET", f"{base_url}/health/ready")
@@ -505,10 +511,19 @@ def smoke_test(
             status, users = http("GET", f"{base_url}/api/v1/users", token=admin["access_token"])
             expect(status, users, 200, "GET /users as the superuser")
             checked.append("superuser from migrate")
+    elif auth == "oidc":
+        status, refused = http("GET", f"{base_url}/api/v1/me")
+        expect(status, refused, 401, "GET /me without a token")
+        checked.append("/me refused without a token")
+        if oidc_token:
+            token = oidc_token
+            status, me = http("GET", f"{base_url}/api/v1/me", token=token)
+            assert "items:write" in expect(status, me, 200, "GET /me")["permissions"]
+            checked.append("/me with a token from the local identity provider")
     elif auth != "none":
         pytest.fail(f"the smoke test does not know how to authenticate with auth={auth!r}")
 
-    if answers.get("include_examples"):
+    if answers.get("include_examples") and (auth != "oidc" or token):
         items = f"{base_url}/api/v1/items"
         title = f"Smoke item {marker}"
         status, item = http("POST", items, body={"title": title}, token=token)
@@ -599,6 +614,44 @@ def install_runtime(manager: Callable[..., None], answers: Mapping[str, Any]) ->
         manager("install", "--only", "main", "--no-root")
 
 
+# Runs the project's test identity provider until stdin closes: prints its issuer and a token.
+IDENTITY_PROVIDER_SCRIPT = """
+import sys
+from app.core.config import get_settings
+from tests.identity_provider import serve
+with serve(audience=get_settings().oidc_audience) as provider:
+    print(provider.issuer)
+    print(provider.token(sub="smoke", scope="items:read items:write"), flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def identity_provider(project: Path) -> Iterator[str]:
+    """Serve an OIDC issuer on 127.0.0.1 and point the stack's .env at it; yields a token."""
+    process = subprocess.Popen(
+        [str(project / ".venv" / "bin" / "python"), "-c", IDENTITY_PROVIDER_SCRIPT],
+        cwd=project,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        issuer, token = process.stdout.readline().strip(), process.stdout.readline().strip()
+        assert issuer.startswith("http://127.0.0.1:"), "the identity provider did not start"
+        env_file = project / ".env"
+        lines = [
+            line
+            for line in env_file.read_text().splitlines()
+            if not line.startswith("OIDC_ISSUER=")
+        ]
+        env_file.write_text("\n".join([*lines, f"OIDC_ISSUER={issuer}", ""]))
+        yield token
+    finally:
+        process.communicate(input="", timeout=15)
+
+
 @pytest.mark.variant
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_native_stack(
@@ -617,6 +670,9 @@ def test_native_stack(
         install_runtime(package_manager(project, answers, python, env, poetry_bin), answers)
 
     with contextlib.ExitStack() as cleanup:
+        oidc_token = None
+        if answers.get("auth") == "oidc":
+            oidc_token = cleanup.enter_context(identity_provider(project))
         redis_offset = cleanup.enter_context(stack.redis_slot())
         native = stack.NativeStack(
             project,
@@ -657,7 +713,7 @@ def test_native_stack(
             assert done.returncode == 0, native.describe("worker", done.stdout + done.stderr)
 
         with timings.step("smoke"):
-            checked = smoke_test(base_url, answers, superuser, worker_log, worker_exec)
+            checked = smoke_test(base_url, answers, superuser, worker_log, worker_exec, oidc_token)
             if "beat" in native.built:
                 assert "beat: Starting" in native.logs("beat"), native.describe("beat", "")
                 checked.append("beat started, its schedule file fresh")

@@ -24,20 +24,20 @@ import pytest
 import test_render as render_tier
 from conftest import (
     assert_rendered,
-    load_copier_config,
     load_yaml_documents,
     parse_env_file,
     run,
     tool,
     unavailable,
 )
+from matrix import dimensions
 
 MANIFESTS = Path("deploy", "kubernetes")
 OVERLAYS = ("staging", "production")
 # The oldest Kubernetes release the manifests promise to work with (deploy/kubernetes/README.md).
 OLDEST_KUBERNETES = "1.30"
 # Questions whose every value is rendered: they decide which workloads and settings exist.
-VARIED_QUESTIONS = ("broker", "cache")
+VARIED_QUESTIONS = ("broker", "cache", "auth")
 API_PROBES = {"livenessProbe": "/health/live", "readinessProbe": "/health/ready"}
 WORKLOAD_KINDS = frozenset({"Deployment", "Job"})
 CLUSTER_SCOPED_KINDS = frozenset({"Namespace"})
@@ -56,13 +56,10 @@ DOCKERFILE_USER = re.compile(r"^USER\s+(\d+)(?::\d+)?\s*$", re.MULTILINE)
 def _render_params() -> list[Any]:
     """One render per value of each question that shapes the manifests (the default render
     included), so a value added to copier.yml is deployed by these tests at once."""
-    config = load_copier_config()
     params: list[Any] = []
     for question in VARIED_QUESTIONS:
-        choices = config[question]["choices"]
-        for value in choices.values() if isinstance(choices, dict) else choices:
-            if value == config[question]["default"] and params:
-                continue
+        default, *others = dimensions()[question]
+        for value in others if params else [default, *others]:
             name = f"{question}-{value}"
             marks = pytest.mark.xdist_group(f"k8s-{name}")
             params.append(pytest.param((question, value), id=name, marks=marks))

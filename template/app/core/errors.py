@@ -24,6 +24,7 @@ logger = structlog.get_logger(__name__)
 class AppError(Exception):
     status_code = HTTPStatus.BAD_REQUEST
     code = "bad_request"
+    retry_after_seconds: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -45,11 +46,30 @@ class ConflictError(AppError):
 class UnauthorizedError(AppError):
     status_code = HTTPStatus.UNAUTHORIZED
     code = "unauthorized"
+    # The WWW-Authenticate challenge answered with it (RFC 6750 for bearer tokens).
+    challenge = "Bearer"
 
 
 class ForbiddenError(AppError):
     status_code = HTTPStatus.FORBIDDEN
     code = "forbidden"
+
+
+class TooManyRequestsError(AppError):
+    status_code = HTTPStatus.TOO_MANY_REQUESTS
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_seconds: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ServiceUnavailableError(AppError):
+    """A dependency cannot serve the request now; the client may retry shortly."""
+
+    status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+    retry_after_seconds = 1
 
 
 def error_response(
@@ -81,7 +101,11 @@ def _status_code_name(status_code: int) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def handle_app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
+        headers: dict[str, str] = {}
+        if isinstance(exc, UnauthorizedError):
+            headers["WWW-Authenticate"] = exc.challenge
+        if exc.retry_after_seconds is not None:
+            headers["Retry-After"] = str(exc.retry_after_seconds)
         return error_response(exc.status_code, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
