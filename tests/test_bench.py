@@ -103,6 +103,7 @@ def test_markdown_has_a_row_per_measurement_and_the_missed_targets() -> None:
 def test_variants_the_template_does_not_offer_are_named() -> None:
     assert run.not_offered(run.VARIANTS["default"]) == []
     assert run.not_offered(run.VARIANTS["mysql"]) == []
+    assert run.not_offered(run.VARIANTS["sqlmodel"]) == []
     assert run.not_offered({"database": "oracle"}) == ["database=oracle"]
 
 
