@@ -124,10 +124,20 @@ class DerivedValues(ContextHook):
         context["has_database"] = database is not None
         # Accounts (users, passwords, refresh tokens) exist with JWT auth only.
         context["has_users"] = context.get("auth") == "jwt"
+        # API keys live in an `api_keys` table with a database, in settings (as digests) without.
+        context["has_api_keys"] = context.get("auth") == "api_key"
+        context["has_stored_api_keys"] = context["has_api_keys"] and database is not None
+        context["has_settings_api_keys"] = context["has_api_keys"] and database is None
+        # `python -m app.cli`: management commands for accounts or API keys.
+        context["has_cli"] = context["has_users"] or context["has_api_keys"]
         # Endpoints that list a collection page by page: users (for admins) and items.
         context["has_paged_lists"] = context["has_users"] or bool(context.get("include_examples"))
         # Whether the database starts with tables (and so an initial migration).
-        context["has_tables"] = context["has_users"] or bool(context.get("include_examples"))
+        context["has_tables"] = (
+            context["has_users"]
+            or context["has_stored_api_keys"]
+            or bool(context.get("include_examples"))
+        )
         context["has_celery"] = broker != "none"
         context["has_redis"] = "redis" in (broker, cache)
         context["has_cache"] = cache == "redis"
@@ -195,6 +205,10 @@ class DerivedValues(ContextHook):
             secret_settings.append("CELERY_BROKER_URL")
         if context["has_sentry"]:
             secret_settings.append("SENTRY_DSN")
+        # Digests cannot be turned back into keys, but who may call the service is decided by
+        # whoever can change them: they are kept with the credentials.
+        if context["has_settings_api_keys"]:
+            secret_settings.append("API_KEY_DIGESTS")
         context["secret_settings"] = secret_settings
         # The compose services the application talks to, as opposed to those it is built into.
         context["backing_services"] = [

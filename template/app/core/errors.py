@@ -45,6 +45,8 @@ class ConflictError(AppError):
 class UnauthorizedError(AppError):
     status_code = HTTPStatus.UNAUTHORIZED
     code = "unauthorized"
+    # The WWW-Authenticate challenge: how to authenticate instead.
+    challenge = "Bearer"
 
 
 class ForbiddenError(AppError):
@@ -81,7 +83,9 @@ def _status_code_name(status_code: int) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def handle_app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
+        headers = (
+            {"WWW-Authenticate": exc.challenge} if isinstance(exc, UnauthorizedError) else None
+        )
         return error_response(exc.status_code, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
