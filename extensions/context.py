@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 from typing import Any
@@ -229,3 +230,10 @@ class DerivedValues(ContextHook):
         )
         # A fresh key for the generated .env; .env is never overwritten on update.
         context["generated_secret_key"] = secrets.token_urlsafe(48)
+        if context["has_settings_api_keys"]:
+            # As app/core/api_keys.py makes them, for the one caller the generated .env admits.
+            key = "ak_" + secrets.token_urlsafe(32)
+            context["generated_api_key"] = {
+                "key": key,
+                "digest": hashlib.sha256(key.encode()).hexdigest(),
+            }
