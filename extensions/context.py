@@ -129,8 +129,6 @@ class DerivedValues(ContextHook):
         context["has_api_keys"] = context.get("auth") == "api_key"
         context["has_stored_api_keys"] = context["has_api_keys"] and database is not None
         context["has_settings_api_keys"] = context["has_api_keys"] and database is None
-        # `python -m app.cli`: management commands for accounts or API keys.
-        context["has_cli"] = context["has_users"] or context["has_api_keys"]
         # Endpoints that list a collection page by page: users (for admins) and items.
         context["has_paged_lists"] = context["has_users"] or bool(context.get("include_examples"))
         # Whether the database starts with tables (and so an initial migration).
