@@ -54,6 +54,14 @@ class ForbiddenError(AppError):
     code = "forbidden"
 
 
+class ServiceUnavailableError(AppError):
+    """A dependency cannot serve the request now; the client may retry shortly."""
+
+    status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+    retry_after_seconds = 1
+
+
 def error_response(
     status_code: int,
     code: str,
@@ -83,9 +91,11 @@ def _status_code_name(status_code: int) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def handle_app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = (
-            {"WWW-Authenticate": exc.challenge} if isinstance(exc, UnauthorizedError) else None
-        )
+        headers: dict[str, str] = {}
+        if isinstance(exc, UnauthorizedError):
+            headers["WWW-Authenticate"] = exc.challenge
+        elif isinstance(exc, ServiceUnavailableError):
+            headers["Retry-After"] = str(exc.retry_after_seconds)
         return error_response(exc.status_code, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
