@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 from typing import Any
@@ -132,10 +133,18 @@ class DerivedValues(ContextHook):
         context["has_users"] = context.get("auth") == "jwt"
         # A resource server: bearer tokens from an external OpenID Connect issuer, no accounts.
         context["has_oidc"] = context.get("auth") == "oidc"
+        # API keys live in an `api_keys` table with a database, in settings (as digests) without.
+        context["has_api_keys"] = context.get("auth") == "api_key"
+        context["has_stored_api_keys"] = context["has_api_keys"] and database is not None
+        context["has_settings_api_keys"] = context["has_api_keys"] and database is None
         # Endpoints that list a collection page by page: users (for admins) and items.
         context["has_paged_lists"] = context["has_users"] or bool(context.get("include_examples"))
         # Whether the database starts with tables (and so an initial migration).
-        context["has_tables"] = context["has_users"] or bool(context.get("include_examples"))
+        context["has_tables"] = (
+            context["has_users"]
+            or context["has_stored_api_keys"]
+            or bool(context.get("include_examples"))
+        )
         context["has_celery"] = broker != "none"
         context["has_redis"] = "redis" in (broker, cache)
         context["has_cache"] = cache == "redis"
@@ -203,6 +212,10 @@ class DerivedValues(ContextHook):
             secret_settings.append("CELERY_BROKER_URL")
         if context["has_sentry"]:
             secret_settings.append("SENTRY_DSN")
+        # Digests cannot be turned back into keys, but who may call the service is decided by
+        # whoever can change them: they are kept with the credentials.
+        if context["has_settings_api_keys"]:
+            secret_settings.append("API_KEY_DIGESTS")
         context["secret_settings"] = secret_settings
         # The compose services the application talks to, as opposed to those it is built into.
         context["backing_services"] = [
@@ -223,3 +236,10 @@ class DerivedValues(ContextHook):
         )
         # A fresh key for the generated .env; .env is never overwritten on update.
         context["generated_secret_key"] = secrets.token_urlsafe(48)
+        if context["has_settings_api_keys"]:
+            # As app/core/api_keys.py makes them, for the one caller the generated .env admits.
+            key = "ak_" + secrets.token_urlsafe(32)
+            context["generated_api_key"] = {
+                "key": key,
+                "digest": hashlib.sha256(key.encode()).hexdigest(),
+            }

@@ -32,8 +32,10 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import hashlib
 import json
 import os
+import secrets
 import subprocess
 import time
 import tomllib
@@ -417,6 +419,7 @@ def http(
     body: Mapping[str, Any] | None = None,
     form: Mapping[str, str] | None = None,
     token: str | None = None,
+    api_key: str | None = None,
 ) -> tuple[int, Any]:
     """(status, decoded JSON body or text) of one request."""
     headers = {"Accept": "application/json"}
@@ -428,6 +431,8 @@ def http(
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    if api_key:
+        headers["X-API-Key"] = api_key
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
@@ -473,14 +478,16 @@ def smoke_test(
     answers: Mapping[str, Any],
     superuser: tuple[str, str] | None,
     worker_log: Callable[[], str],
-    worker_exec: Callable[[list[str]], None],
+    service_exec: Callable[[str, list[str]], str],
     oidc_token: str | None = None,
+    api_key: str | None = None,
 ) -> list[str]:
     """Exercise the running stack as the answers shape it; returns what was checked.
 
-    `worker_exec` runs a command in the worker's service, as `docker compose exec` does.
-    `oidc_token`, with auth=oidc, is a token from the identity provider the stack trusts;
-    without one only the refusal of a call without a token is checked.
+    `service_exec` runs a command in a service, as `docker compose exec` does, and returns its
+    output. `oidc_token`, with auth=oidc, is a token from the identity provider the stack
+    trusts; without one only the refusal of a call without a token is checked. `api_key` is the
+    key the stack's settings admit, when the keys are settings.
     """
     checked = []
     status, ready = http("GET", f"{base_url}/health/ready")
@@ -520,21 +527,31 @@ def smoke_test(
             status, me = http("GET", f"{base_url}/api/v1/me", token=token)
             assert "items:write" in expect(status, me, 200, "GET /me")["permissions"]
             checked.append("/me with a token from the local identity provider")
+    elif auth == "api_key":
+        if api_key is None:
+            command = ["python", "-m", "app.cli", "create-api-key", f"smoke-{marker}"]
+            api_key = service_exec("api", command).strip().splitlines()[-1]
+            checked.append("an API key created by the CLI in the api service")
+        status, refused = http("GET", f"{base_url}/api/v1/api-keys/me")
+        expect(status, refused, 401, "GET /api-keys/me without a key")
+        status, me = http("GET", f"{base_url}/api/v1/api-keys/me", api_key=api_key)
+        expect(status, me, 200, "GET /api-keys/me with the key")
+        checked.append(f"/api-keys/me as {me['name']}")
     elif auth != "none":
         pytest.fail(f"the smoke test does not know how to authenticate with auth={auth!r}")
 
     if answers.get("include_examples") and (auth != "oidc" or token):
         items = f"{base_url}/api/v1/items"
         title = f"Smoke item {marker}"
-        status, item = http("POST", items, body={"title": title}, token=token)
+        status, item = http("POST", items, body={"title": title}, token=token, api_key=api_key)
         item_id = expect(status, item, 201, "create an item")["id"]
-        status, found = http("GET", f"{items}/{item_id}", token=token)
+        status, found = http("GET", f"{items}/{item_id}", token=token, api_key=api_key)
         assert expect(status, found, 200, "read the item")["title"] == title
-        status, page = http("GET", f"{items}?q={marker}", token=token)
+        status, page = http("GET", f"{items}?q={marker}", token=token, api_key=api_key)
         assert [i["id"] for i in expect(status, page, 200, "search items")["items"]] == [item_id]
-        status, gone = http("DELETE", f"{items}/{item_id}", token=token)
+        status, gone = http("DELETE", f"{items}/{item_id}", token=token, api_key=api_key)
         expect(status, gone, 204, "delete the item")
-        status, missing = http("GET", f"{items}/{item_id}", token=token)
+        status, missing = http("GET", f"{items}/{item_id}", token=token, api_key=api_key)
         expect(status, missing, 404, "read the deleted item")
         checked.append("items create, read, search, delete")
 
@@ -543,7 +560,7 @@ def smoke_test(
         wait_for_task(worker_log, "the welcome email queued by signup", *completion)
         checked.append("signup's welcome email sent by the worker")
     elif broker != "none":
-        worker_exec(["celery", "-A", "app.core.celery_app", "call", HEARTBEAT_TASK])
+        service_exec("worker", ["celery", "-A", "app.core.celery_app", "call", HEARTBEAT_TASK])
         completion = ("worker_heartbeat", "ran_at", HEARTBEAT_TASK)
         wait_for_task(worker_log, "the heartbeat task published from its container", *completion)
         checked.append("a heartbeat published by `celery call` run by the worker")
@@ -575,6 +592,19 @@ def render_for_stack(variant: str, copie: Any) -> tuple[Path, dict[str, Any]]:
     answers = {**VARIANTS[variant], "project_slug": STACK_SLUGS[variant]}
     result = copie.copy(extra_answers=answers)
     return assert_rendered(result, f"the {variant!r} variant"), result.answers
+
+
+def admit_api_key(project: Path, answers: Mapping[str, Any]) -> str | None:
+    """With API keys in settings (no database), a fresh key whose digest .env now configures,
+    as a deployment would; the stack reads .env when it starts."""
+    if answers.get("auth") != "api_key" or answers.get("orm", "none") != "none":
+        return None
+    key = f"ak_{secrets.token_urlsafe(32)}"
+    digests = json.dumps({"smoke": hashlib.sha256(key.encode()).hexdigest()})
+    env_file = project / ".env"
+    kept = [line for line in env_file.read_text().splitlines() if not line.startswith("API_KEY_")]
+    env_file.write_text("\n".join([*kept, f"API_KEY_DIGESTS='{digests}'"]) + "\n")
+    return key
 
 
 def package_manager(
@@ -664,6 +694,7 @@ def test_native_stack(
     timings = Timings()
     with timings.step("render"):
         project, answers = render_for_stack(variant, copie)
+        api_key = admit_api_key(project, answers)
     python = python_for(str(answers["python_version"]))
     env = clean_env(UV_PYTHON=python, UV_NO_PROGRESS="1", NO_COLOR="1")
     with timings.step("install"):
@@ -708,12 +739,21 @@ def test_native_stack(
         base_url = f"http://{stack.HOST}:{native.port('api', API_PORT)}"
         worker_log = functools.partial(native.logs, "worker")
 
-        def worker_exec(args: list[str]) -> None:
-            done = native.exec("worker", args)
-            assert done.returncode == 0, native.describe("worker", done.stdout + done.stderr)
+        def service_exec(service: str, args: list[str]) -> str:
+            done = native.exec(service, args)
+            assert done.returncode == 0, native.describe(service, done.stdout + done.stderr)
+            return done.stdout
 
         with timings.step("smoke"):
-            checked = smoke_test(base_url, answers, superuser, worker_log, worker_exec, oidc_token)
+            checked = smoke_test(
+                base_url,
+                answers,
+                superuser,
+                worker_log,
+                service_exec,
+                oidc_token=oidc_token,
+                api_key=api_key,
+            )
             if "beat" in native.built:
                 assert "beat: Starting" in native.logs("beat"), native.describe("beat", "")
                 checked.append("beat started, its schedule file fresh")
@@ -779,6 +819,7 @@ def test_docker_stack(
             "machines cannot run a Docker engine."
         )
     project, answers = render_for_stack(variant, copie)
+    api_key = admit_api_key(project, answers)
     python = python_for(str(answers["python_version"]))
     env = clean_env(UV_PYTHON=python, UV_NO_PROGRESS="1", NO_COLOR="1")
     package_manager(project, answers, python, env, poetry_bin)("lock")  # the image needs it
@@ -799,10 +840,11 @@ def test_docker_stack(
             logs = run([*compose, "logs", "--no-color", "worker"], cwd=project, env=env)
             return logs.stdout
 
-        def worker_exec(args: list[str]) -> None:
-            run([*compose, "exec", "-T", "worker", *args], cwd=project, env=env)
+        def service_exec(service: str, args: list[str]) -> str:
+            return run([*compose, "exec", "-T", service, *args], cwd=project, env=env).stdout
 
-        smoke_test(f"http://{stack.HOST}:{api_port}", answers, superuser, worker_log, worker_exec)
+        base_url = f"http://{stack.HOST}:{api_port}"
+        smoke_test(base_url, answers, superuser, worker_log, service_exec, api_key)
     finally:
         down = [*compose, "down", "--volumes", "--remove-orphans", "--timeout", "20"]
         run(down, cwd=project, env=env, timeout=300, step="docker compose down", check=False)

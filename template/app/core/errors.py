@@ -46,7 +46,7 @@ class ConflictError(AppError):
 class UnauthorizedError(AppError):
     status_code = HTTPStatus.UNAUTHORIZED
     code = "unauthorized"
-    # The WWW-Authenticate challenge answered with it (RFC 6750 for bearer tokens).
+    # The WWW-Authenticate challenge: how to authenticate (RFC 6750 for bearer tokens).
     challenge = "Bearer"
 
 
