@@ -55,7 +55,7 @@ INVALID_COMBINATIONS = [
         "jwt-without-a-database",
         {"orm": "none", "auth": "jwt"},
         "JWT auth stores its users and refresh tokens in the database; "
-        'choose an ORM, or auth "none".',
+        'choose an ORM, or auth "api_key", "oidc" or "none".',
     ),
     (
         "sqlite-on-kubernetes",
