@@ -197,6 +197,29 @@ def variants() -> dict[str, dict[str, Any]]:
     return found
 
 
+# The answers that change what a running stack holds: its services, processes and smoke test.
+# Every variant's compose files are checked; the stack itself runs for stack_variants().
+STACK_QUESTIONS = ("orm", "database", "auth", "broker", "cache", "package_manager")
+
+
+@cache
+def stack_variants() -> list[str]:
+    """The flagships, then greedily the variants adding the most stack answers not yet run,
+    until every value of every STACK_QUESTIONS question is in a stack that runs."""
+    rows = {name: to_row(answers) for name, answers in variants().items()}
+
+    def values(name: str) -> set[tuple[str, Any]]:
+        return {(question, rows[name][question]) for question in STACK_QUESTIONS}
+
+    chosen = list(FLAGSHIPS)
+    missing = set().union(*map(values, rows)) - set().union(*map(values, chosen))
+    while missing:
+        best = max(rows, key=lambda name: len(values(name) & missing))
+        chosen.append(best)
+        missing -= values(best)
+    return chosen
+
+
 def pairs(row: Mapping[str, Any]) -> set[tuple[tuple[str, Any], tuple[str, Any]]]:
     items = sorted(row.items(), key=lambda item: item[0])
     return {(first, second) for first, second in itertools.combinations(items, 2)}

@@ -62,6 +62,7 @@ from conftest import (
     tool,
     variant_params,
 )
+from matrix import stack_variants
 
 STACK_SLUGS = {name: f"tplstack-{name}" for name in VARIANTS}
 HEALTHY_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -683,7 +684,7 @@ def identity_provider(project: Path) -> Iterator[str]:
 
 
 @pytest.mark.variant
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("variant", stack_variants())
 def test_native_stack(
     variant: str,
     copie: Any,
@@ -808,7 +809,7 @@ def docker_override(services: Mapping[str, Mapping[str, Any]]) -> tuple[str, int
 
 
 @pytest.mark.variant
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("variant", stack_variants())
 def test_docker_stack(
     variant: str, copie: Any, tmp_path: Path, poetry_bin: Callable[[str], Path]
 ) -> None:

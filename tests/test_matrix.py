@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from matrix import FLAGSHIPS, dimensions, pairs, questions, to_row, valid_pairs, variants
+from matrix import (
+    FLAGSHIPS,
+    STACK_QUESTIONS,
+    dimensions,
+    pairs,
+    questions,
+    stack_variants,
+    to_row,
+    valid_pairs,
+    variants,
+)
 
 
 def covered_pairs() -> set[Any]:
@@ -36,3 +46,14 @@ def test_flagships_lead_and_variant_names_are_slugs() -> None:
     for name in variants():
         assert name.replace("-", "").isalnum()
         assert name == name.lower()
+
+
+def test_every_stack_answer_runs_in_some_stack() -> None:
+    rows = [to_row(answers) for answers in variants().values()]
+    offered = {(question, row[question]) for row in rows for question in STACK_QUESTIONS}
+    run = {
+        (question, to_row(variants()[name])[question])
+        for name in stack_variants()
+        for question in STACK_QUESTIONS
+    }
+    assert offered == run, f"answers no stack runs: {sorted(offered - run)}"
