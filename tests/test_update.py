@@ -74,9 +74,9 @@ TEMPLATE_CHANGES = [
     ),
     (
         "app/api/v1/router.py.jinja",
-        "from fastapi import APIRouter\n",
+        'from fastapi import APIRouter{{ ", Depends" if has_api_keys }}\n',
         '"""Version 1 of the HTTP API: every endpoint router, under /api/v1."""\n\n'
-        "from fastapi import APIRouter\n",
+        'from fastapi import APIRouter{{ ", Depends" if has_api_keys }}\n',
     ),
 ]
 # What arrives in the project from TEMPLATE_CHANGES: (file, text).
