@@ -105,6 +105,38 @@ class Database:
         self._execute([self._drop(name) for name in self.names], "drop databases")
 
 
+class MypyCacheSeed:
+    """mypy's cache, passed from the first project of a test run to the next ones.
+
+    A cold `mypy .` spends about 30 s here analysing SQLAlchemy, Pydantic, Celery and the rest,
+    the same packages in every variant. mypy checks each cached module against its source
+    before it trusts it, so a project that starts from another project's cache reports what it
+    would from cold, in a few seconds. The first project of each Python version to pass mypy
+    publishes its cache; the others copy it in before they run mypy.
+    """
+
+    def __init__(self, root: Path, python_version: str) -> None:
+        self.published = root / python_version
+        self.python_version = python_version
+
+    def _project_cache(self, project: Path) -> Path:
+        return project / ".mypy_cache" / self.python_version
+
+    def copy_into(self, project: Path) -> None:
+        if self.published.is_dir():
+            shutil.copytree(self.published, self._project_cache(project), dirs_exist_ok=True)
+
+    def publish_from(self, project: Path) -> None:
+        if self.published.exists():
+            return
+        staging = self.published.with_name(f".{self.python_version}-{os.getpid()}")
+        shutil.copytree(self._project_cache(project), staging)
+        try:
+            staging.rename(self.published)
+        except OSError:  # another xdist worker published first
+            shutil.rmtree(staging)
+
+
 class Steps:
     """Runs a project's steps in order, labelled with the project, and records their times."""
 
@@ -143,9 +175,11 @@ class ProjectChecks:
         project: Path,
         answers: dict[str, Any],
         poetry_bin: Callable[[str], Path],
+        mypy_cache_seed: Path,
     ) -> None:
         self.project = project
         self.answers = answers
+        self.mypy_cache = MypyCacheSeed(mypy_cache_seed, str(answers["python_version"]))
         self.poetry = answers.get("package_manager") == "poetry"
         self.python = python_for(str(answers["python_version"]))
         env = clean_env(UV_PYTHON=self.python, UV_NO_PROGRESS="1", NO_COLOR="1", **GIT_IDENTITY)
@@ -181,7 +215,9 @@ class ProjectChecks:
         """`make lint typecheck`."""
         self.step("ruff check", *self.run_in_venv, "ruff", "check", ".", timeout=120)
         self.step("ruff format", *self.run_in_venv, "ruff", "format", "--check", ".", timeout=120)
+        self.mypy_cache.copy_into(self.project)
         self.step("mypy", *self.run_in_venv, "mypy", ".", timeout=900)
+        self.mypy_cache.publish_from(self.project)
 
     def database(self, slug: str) -> Database | None:
         """The database server and name of the project's .env; None without an ORM.

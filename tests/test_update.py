@@ -320,7 +320,8 @@ def check_project(
 ) -> None:
     """The project's own checks after an update: install, ruff, mypy and, `with_tests`, its
     migrations and test suite against a database of its own (named after its slug)."""
-    checks = ProjectChecks(label, project, recorded_answers(project), poetry_bin)
+    mypy_cache_seed = request.getfixturevalue("mypy_cache_seed")
+    checks = ProjectChecks(label, project, recorded_answers(project), poetry_bin, mypy_cache_seed)
     checks.install()
     checks.lint_and_typecheck()
     if with_tests:

@@ -32,11 +32,12 @@ def test_variant(
     copie: Any,
     request: pytest.FixtureRequest,
     poetry_bin: Callable[[str], Path],
+    mypy_cache_seed: Path,
 ) -> None:
     answers = {**VARIANTS[variant], "project_slug": VARIANT_SLUGS[variant]}
     result = copie.copy(extra_answers=answers)
     project = assert_rendered(result, f"the {variant!r} variant")
-    checks = ProjectChecks(variant, project, result.answers, poetry_bin)
+    checks = ProjectChecks(variant, project, result.answers, poetry_bin, mypy_cache_seed)
     step = checks.step
 
     step("git init", "git", "init", "-q")
