@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ MIN_SECRET_LENGTH = 32
 # behind also has the `{{` that is checked.
 GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 GO_TEMPLATE = re.compile(r"\{\{-?\s*\.[^{}]*\}\}")
+PROSE_GAP = re.compile(r"\w  +\w")
 JINJA_MARKERS = (
     ("{%", re.compile(r"\{%")),
     ("%}", re.compile(r"%\}")),
@@ -192,6 +193,17 @@ def test_ruff_format(project: Path) -> None:
     )
 
 
+def prose_gaps(markdown: str) -> Iterator[tuple[int, str]]:
+    """Two spaces between words of Markdown prose, where an answer rendered as nothing."""
+    in_code = False
+    for number, line in enumerate(markdown.splitlines(), start=1):
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        is_prose = not (in_code or line.lstrip().startswith("|") or line.startswith("    "))
+        if is_prose and (gap := PROSE_GAP.search(line.strip())):
+            yield number, f"two spaces between words: {gap.group()!r}"
+
+
 @pytest.mark.parametrize("project", variant_params(), indirect=True)
 def test_whitespace(project: Path) -> None:
     problems = []
@@ -211,6 +223,8 @@ def test_whitespace(project: Path) -> None:
             problems.append(f"{relative}: blank lines at the end of the file")
         if text.startswith("\n"):
             problems.append(f"{relative}:1: blank line at the start of the file")
+        if path.suffix == ".md":
+            problems.extend(f"{relative}:{number}: {gap}" for number, gap in prose_gaps(text))
     report(project, problems, "Whitespace left by the template")
 
 
