@@ -237,8 +237,8 @@ def add_import(line_pattern: str, text: str, name: str) -> str:
 
 
 def edit_like_a_developer(project: Path) -> str:
-    """A new endpoint with its test, a changed setting default, an extra dependency and an
-    edited README paragraph, committed; returns the commit."""
+    """A new endpoint with its test and its authorization entry, a changed setting default, an
+    extra dependency and an edited README paragraph, committed; returns the commit."""
     (project / "app/api/v1/endpoints/ping.py").write_text(PING_ENDPOINT)
     (project / "tests/test_ping.py").write_text(PING_TEST)
     router = project / "app/api/v1/router.py"
@@ -246,6 +246,13 @@ def edit_like_a_developer(project: Path) -> str:
         r"^from app\.api\.v1\.endpoints import (?P<members>.+)$", router.read_text(), "ping"
     )
     router.write_text(text + "api_router.include_router(ping.router)\n")
+    authorization = project / "tests/test_authorization.py"
+    if authorization.exists():  # every auth but none: it fails for an unclassified endpoint
+        api_keys_guard_v1 = recorded_answers(project)["auth"] == "api_key"
+        access = "Access.AUTHENTICATED" if api_keys_guard_v1 else "Access.PUBLIC"
+        health = '    Operation("GET", "/health/ready", Access.PUBLIC),\n'
+        ping = f'    Operation("GET", "/api/v1/ping", {access}),\n'
+        replace_once(authorization, health, health + ping)
     replace_once(
         project / "app/core/config.py",
         "refresh_token_expire_days: int = Field(default=14, gt=0)",
