@@ -424,8 +424,19 @@ def test_update_changes_an_answer(
     generate(versions.repo, OLD_TAG, project, {"project_slug": slug, "broker": "none"})
     assert not (project / "app/tasks").exists()
     edited = edit_like_a_developer(project)
+    # A database the project migrated before it had a broker, which brings a column of its own.
+    mypy_cache_seed = request.getfixturevalue("mypy_cache_seed")
+    before = ProjectChecks(slug, project, recorded_answers(project), poetry_bin, mypy_cache_seed)
+    before.install()
+    database = before.database(slug)
+    before.provision(database, request)
+    alembic = (*before.run_in_venv, "alembic")
+    before.step("alembic upgrade head, without a broker", *alembic, "upgrade", "head")
+    commit_all(project, f"Lock the dependencies ({before.lock_file})")
 
     update(project, f"--vcs-ref={NEW_TAG}", "--data=broker=redis")
+    before.step("alembic upgrade head, with the broker", *alembic, "upgrade", "head")
+    before.step("alembic check", *alembic, "check")
 
     assert_cleanly_updated(project, [edited], NEW_TAG)
     assert recorded_answers(project)["broker"] == "redis"
