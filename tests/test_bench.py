@@ -31,6 +31,7 @@ def measurement(
     *,
     workers: int = 1,
     peak_rss_mb: float = 100.0,
+    server_cpu_seconds: float = 0.9,
 ) -> report.Measurement:
     """A one-second run of `requests` requests."""
     result = report.WrkResult(
@@ -46,6 +47,7 @@ def measurement(
         result=result,
         peak_rss_mb=peak_rss_mb,
         load_average=(0.5, 0.4, 0.3),
+        server_cpu_seconds=server_cpu_seconds,
     )
 
 
@@ -74,12 +76,44 @@ def test_targets_apply_to_one_worker_process() -> None:
     fine_health = measurement("health", requests=12_000)
     heavy = measurement("list_items", requests=900, peak_rss_mb=180.0)
     two_workers = measurement("read_item", requests=10, workers=2)
-    failures = report.target_failures([slow_read, fine_health, heavy, two_workers], [])
+    bare_framework = measurement(report.BARE_FASTAPI, requests=3000)
+    failures = report.target_failures(
+        [slow_read, fine_health, heavy, two_workers, bare_framework], []
+    )
     assert failures == [
         "default/read_item: 1,500 req/s < 2,000",
         "default/read_item: p99 80.0 ms > 50 ms",
         "default/list_items: peak RSS 180 MB > 150",
     ]
+
+
+def test_cpu_per_request_divides_the_server_cpu_by_the_answered_requests() -> None:
+    read = measurement("read_item", requests=400, server_cpu_seconds=0.9)
+    assert read.cpu_ms_per_request == pytest.approx(2.25)
+    assert read.row()["cpu_ms_per_request"] == pytest.approx(2.25)
+    assert measurement("login", requests=0).cpu_ms_per_request == 0
+
+
+def test_the_bare_fastapi_server_is_the_image_command_serving_bare_app(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        'FROM python:3.12-slim\nENV WEB_CONCURRENCY=1\nCMD ["uvicorn", "--factory", '
+        '"app.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--loop", "uvloop"]\n'
+    )
+    project = run.Project("default", tmp_path, {}, {"PATH": "/usr/bin"})
+    command, _ = run.server_command(project, 8123, bare_fastapi=True)
+    assert command == [
+        "uvicorn",
+        "--app-dir",
+        str(run.BENCH_DIR),
+        "bare_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8123",
+        "--loop",
+        "uvloop",
+    ]
+    assert (run.BENCH_DIR / "bare_app.py").is_file()
 
 
 def test_stall_ratio_compares_the_last_run_with_the_first() -> None:
@@ -95,7 +129,8 @@ def test_markdown_has_a_row_per_measurement_and_the_missed_targets() -> None:
     text = report.markdown(rows, [stall], heading="Benchmark")
     lines = text.splitlines()
     assert lines[0] == "# Benchmark"
-    assert "| default | 1 | health | 12,000 | 0.4 | 1.0 | 0 | 100 | 0.50 0.40 0.30 |" in lines
+    health_row = "| default | 1 | health | 12,000 | 0.4 | 1.0 | 0 | 0.07 | 100 | 0.50 0.40 0.30 |"
+    assert health_row in lines
     assert "| default | 1 | 2,500, 2,450 | 0.98 | 0 |" in lines
     assert lines[-1] == "- all met"
 
@@ -138,10 +173,11 @@ def test_bench_smoke(tmp_path: Path) -> None:
     (results,) = tmp_path.glob("bench-*.json")
     data = json.loads(results.read_text())
     measured = {row["scenario"]: row for row in data["measurements"]}
-    assert set(measured) == set(run.SCENARIO_NAMES)
+    assert set(measured) == {*run.SCENARIO_NAMES, report.BARE_FASTAPI}
     for name, row in measured.items():
         if name != "login":  # a second may end before the first Argon2 hash does
             assert row["requests_per_second"] > 0, row
+            assert row["cpu_ms_per_request"] > 0, row
         assert row["wrk"]["errors"]["status"] == 0, row
     assert data["stall_tests"][0]["errors"] == 0
     assert results.with_suffix(".md").read_text().startswith("# Benchmark")

@@ -57,6 +57,14 @@ class Measurement:
     peak_rss_mb: float
     load_average: tuple[float, float, float]
     """`uptime`'s 1, 5 and 15 minute load averages when the run started."""
+    server_cpu_seconds: float
+    """CPU time the server's processes used during the run."""
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU per answered request: unlike req/s, barely moved by what else runs."""
+        requests = self.result.requests
+        return self.server_cpu_seconds * 1000 / requests if requests else 0.0
 
     def row(self) -> dict[str, Any]:
         return {
@@ -67,6 +75,7 @@ class Measurement:
             "p50_ms": round(self.result.latency_ms("p50"), 2),
             "p99_ms": round(self.result.latency_ms("p99"), 2),
             "errors": self.result.error_count,
+            "cpu_ms_per_request": round(self.cpu_ms_per_request, 3),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "load_average": list(self.load_average),
             "wrk": asdict(self.result),
@@ -98,6 +107,8 @@ TARGETS = (
 )
 MAX_PEAK_RSS_MB = 150
 MIN_STALL_RATIO = 0.9
+# The framework alone (bare_app.py) under the same server: a reference, held to no target.
+BARE_FASTAPI = "bare_fastapi_health"
 
 
 @dataclass
@@ -142,7 +153,7 @@ def target_failures(measurements: Iterable[Measurement], stalls: Iterable[StallT
     targets = {target.scenario: target for target in TARGETS}
     found = []
     for measurement in measurements:
-        if measurement.workers != 1:
+        if measurement.workers != 1 or measurement.scenario == BARE_FASTAPI:
             continue
         where = f"{measurement.variant}/{measurement.scenario}"
         if target := targets.get(measurement.scenario):
@@ -179,6 +190,7 @@ def markdown(
             "p50 ms",
             "p99 ms",
             "errors",
+            "CPU ms/req",
             "peak RSS MB",
             "load 1/5/15 min",
         ],
@@ -191,6 +203,7 @@ def markdown(
                 f"{m.result.latency_ms('p50'):.1f}",
                 f"{m.result.latency_ms('p99'):.1f}",
                 str(m.result.error_count),
+                f"{m.cpu_ms_per_request:.2f}",
                 f"{m.peak_rss_mb:.0f}",
                 _load(m.load_average),
             ]

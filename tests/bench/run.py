@@ -39,7 +39,14 @@ from conftest import TEMPLATE_ROOT, clean_env, find_python, parse_env_file, run
 from matrix import questions
 from stack import HOST, Provisioner, free_port, parse_dockerfile
 
-from .report import Measurement, StallTest, WrkResult, markdown, parse_wrk_output
+from .report import (
+    BARE_FASTAPI,
+    Measurement,
+    StallTest,
+    WrkResult,
+    markdown,
+    parse_wrk_output,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REQUEST_SCRIPT = BENCH_DIR / "request.lua"
@@ -96,6 +103,9 @@ SCENARIOS = (
 )
 SCENARIO_NAMES = {scenario.name: scenario for scenario in SCENARIOS}
 LOGIN = SCENARIO_NAMES["login"]
+HEALTH = SCENARIO_NAMES["health"]
+# The same request to bare_app.py, the framework without the template's code.
+BARE_FASTAPI_HEALTH = Scenario(BARE_FASTAPI, HEALTH.method, HEALTH.path, HEALTH.status)
 # The database read path, run back to back against one server process.
 STALL = SCENARIO_NAMES["read_item"]
 STALL_RUNS = 5
@@ -190,10 +200,16 @@ def prepare_database(project: Project) -> None:
 # ---------------------------------------------------------------- the server
 
 
-def server_command(project: Project, port: int) -> tuple[list[str], dict[str, str]]:
-    """The Dockerfile's CMD and ENV, on a port of 127.0.0.1 and with the project's virtualenv."""
+def server_command(
+    project: Project, port: int, *, bare_fastapi: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """The Dockerfile's CMD and ENV, on a port of 127.0.0.1 and with the project's virtualenv;
+    with `bare_fastapi`, serving bare_app.py instead of the project's application."""
     image = parse_dockerfile(project.path / "Dockerfile")
     command = list(image.cmd)
+    if bare_fastapi:
+        factory = command.index("--factory")  # followed by the application's factory
+        command[factory : factory + 2] = ["--app-dir", str(BENCH_DIR), "bare_app:app"]
     for option, value in (("--host", HOST), ("--port", str(port))):
         if option in command:
             command[command.index(option) + 1] = value
@@ -290,10 +306,12 @@ class RssSampler:
 
 
 @contextlib.contextmanager
-def server(project: Project, workers: int, log: Path) -> Iterator[tuple[str, int]]:
+def server(
+    project: Project, workers: int, log: Path, *, bare_fastapi: bool = False
+) -> Iterator[tuple[str, int]]:
     """The service, started with the image's command; yields its base URL and PID."""
     port = free_port()
-    command, env = server_command(project, port)
+    command, env = server_command(project, port, bare_fastapi=bare_fastapi)
     env["WEB_CONCURRENCY"] = str(workers)
     print(f"  starting WEB_CONCURRENCY={workers} {shlex.join(command)}", flush=True)
     with log.open("ab") as output:
@@ -467,7 +485,9 @@ class Load:
             wait_until_idle(self.pid)
         load_average = os.getloadavg()
         self.rss.take_peak_mb()
+        cpu_before = _cpu_seconds(self.pid)
         result = wrk(url, scenario, duration=self.duration, **options)
+        server_cpu_seconds = _cpu_seconds(self.pid) - cpu_before
         measurement = Measurement(
             variant=self.project.variant,
             workers=self.workers,
@@ -479,12 +499,13 @@ class Load:
                 round(load_average[1], 2),
                 round(load_average[2], 2),
             ),
+            server_cpu_seconds=server_cpu_seconds,
         )
         print(
             f"    {scenario.name:<12} {result.requests_per_second:>9,.0f} req/s  "
             f"p50 {result.latency_ms('p50'):6.1f} ms  p99 {result.latency_ms('p99'):6.1f} ms  "
-            f"errors {result.error_count}  peak RSS {measurement.peak_rss_mb:.0f} MB  "
-            f"load {load_average[0]:.2f}",
+            f"errors {result.error_count}  CPU {measurement.cpu_ms_per_request:.2f} ms/req  "
+            f"peak RSS {measurement.peak_rss_mb:.0f} MB  load {load_average[0]:.2f}",
             flush=True,
         )
         return measurement
@@ -520,6 +541,26 @@ def bench_server(
         if LOGIN in chosen:
             measurements.append(load.measure(LOGIN))
     return measurements, stall
+
+
+def bench_bare_fastapi(project: Project, options: argparse.Namespace, log: Path) -> Measurement:
+    """The health scenario against bare_app.py, one worker process, same packages and server."""
+    print(f"{project.variant}: bare FastAPI (bare_app.py), 1 worker process", flush=True)
+    with server(project, 1, log, bare_fastapi=True) as (base_url, pid), RssSampler(pid) as rss:
+        load = Load(
+            project=project,
+            workers=1,
+            base_url=base_url,
+            pid=pid,
+            token="",
+            item_id="",
+            rss=rss,
+            duration=options.duration,
+            warmup=options.warmup,
+            connections=options.connections,
+            threads=options.threads,
+        )
+        return load.measure(BARE_FASTAPI_HEALTH)
 
 
 # ---------------------------------------------------------------- command line
@@ -637,6 +678,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if stall.runs:
                     stalls.append(stall)
                     print(f"  stall ratio last/first: {stall.ratio:.2f}", flush=True)
+            # Once per run: every variant has the same FastAPI and uvicorn.
+            if HEALTH.name in options.scenarios and not any(
+                measurement.scenario == BARE_FASTAPI for measurement in measurements
+            ):
+                measurements.append(
+                    bench_bare_fastapi(
+                        project, options, stem.with_name(f"{stem.name}-bare-fastapi.log")
+                    )
+                )
             Provisioner(run=run).database(
                 project.database_kind, project.database_name, drop_only=True
             )
