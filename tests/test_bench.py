@@ -126,12 +126,14 @@ def test_stall_ratio_compares_the_last_run_with_the_first() -> None:
 def test_markdown_has_a_row_per_measurement_and_the_missed_targets() -> None:
     rows = [measurement("health", 12_000), measurement("read_item", 2500)]
     stall = report.StallTest("default", 1, [measurement("read_item", n) for n in (2500, 2450)])
-    text = report.markdown(rows, [stall], heading="Benchmark")
+    layers = {"default": {"driver": 80.0, "orm_per_request": 1900.4}, "mysql": {}}
+    text = report.markdown(rows, [stall], heading="Benchmark", layers=layers)
     lines = text.splitlines()
     assert lines[0] == "# Benchmark"
     health_row = "| default | 1 | health | 12,000 | 0.4 | 1.0 | 0 | 0.07 | 100 | 0.50 0.40 0.30 |"
     assert health_row in lines
     assert "| default | 1 | 2,500, 2,450 | 0.98 | 0 |" in lines
+    assert "| default | 80 | - | - | 1,900 |" in lines
     assert lines[-1] == "- all met"
 
 
@@ -180,4 +182,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
             assert row["cpu_ms_per_request"] > 0, row
         assert row["wrk"]["errors"]["status"] == 0, row
     assert data["stall_tests"][0]["errors"] == 0
+    layers = data["database_read_layers_cpu_us"]["default"]
+    assert set(layers) == set(report.LAYERS), layers
+    assert all(cost > 0 for cost in layers.values()), layers
     assert results.with_suffix(".md").read_text().startswith("# Benchmark")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -176,8 +176,16 @@ def _load(load_average: Sequence[float]) -> str:
     return " ".join(f"{value:.2f}" for value in load_average)
 
 
+# layers.py's names, from the driver up to what a request's session does.
+LAYERS = ("driver", "core_in_transaction", "core_per_request", "orm_per_request")
+
+
 def markdown(
-    measurements: Sequence[Measurement], stalls: Sequence[StallTest], *, heading: str
+    measurements: Sequence[Measurement],
+    stalls: Sequence[StallTest],
+    *,
+    heading: str,
+    layers: Mapping[str, Mapping[str, float]] | None = None,
 ) -> str:
     """The results as Markdown: one table per measurement kind, then the missed targets."""
     lines = [f"# {heading}", ""]
@@ -223,6 +231,15 @@ def markdown(
                     str(stall.errors),
                 ]
                 for stall in stalls
+            ),
+        )
+    if layers:
+        lines += ["", "## One database read by primary key, CPU µs by layer (layers.py)", ""]
+        lines += _table(
+            ["variant", *LAYERS],
+            (
+                [variant, *(f"{costs[layer]:,.0f}" if layer in costs else "-" for layer in LAYERS)]
+                for variant, costs in layers.items()
             ),
         )
     failures = target_failures(measurements, stalls)

@@ -50,6 +50,7 @@ from .report import (
 
 BENCH_DIR = Path(__file__).resolve().parent
 REQUEST_SCRIPT = BENCH_DIR / "request.lua"
+LAYERS_SCRIPT = BENCH_DIR / "layers.py"
 
 # Variant name -> answers on top of copier's defaults. A variant whose answers copier.yml does
 # not offer yet is reported and skipped, so one can be listed before the template has it.
@@ -543,6 +544,17 @@ def bench_server(
     return measurements, stall
 
 
+def database_read_layers(project: Project) -> dict[str, float]:
+    """layers.py's CPU cost of one read at each layer, in the project's seeded database."""
+    python = project.path / ".venv" / "bin" / "python"
+    env = {**project.env, "PYTHONPATH": str(project.path)}
+    print(f"{project.variant}: one database read, layer by layer", flush=True)
+    output = run([python, LAYERS_SCRIPT], cwd=project.path, env=env, step="layers.py").stdout
+    costs: dict[str, float] = json.loads(output.splitlines()[-1])
+    print("  " + ", ".join(f"{layer} {cost:,.0f} us" for layer, cost in costs.items()), flush=True)
+    return costs
+
+
 def bench_bare_fastapi(project: Project, options: argparse.Namespace, log: Path) -> Measurement:
     """The health scenario against bare_app.py, one worker process, same packages and server."""
     print(f"{project.variant}: bare FastAPI (bare_app.py), 1 worker process", flush=True)
@@ -654,6 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stem = options.output / f"bench-{started:%Y%m%dT%H%M%SZ}"
     measurements: list[Measurement] = []
     stalls: list[StallTest] = []
+    layers: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
     workdir = Path(tempfile.mkdtemp(prefix="tplbench-"))
     try:
@@ -678,6 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if stall.runs:
                     stalls.append(stall)
                     print(f"  stall ratio last/first: {stall.ratio:.2f}", flush=True)
+            layers[variant] = database_read_layers(project)
             # Once per run: every variant has the same FastAPI and uvicorn.
             if HEALTH.name in options.scenarios and not any(
                 measurement.scenario == BARE_FASTAPI for measurement in measurements
@@ -696,7 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     heading = f"Benchmark of {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs"
-    table = markdown(measurements, stalls, heading=heading)
+    table = markdown(measurements, stalls, heading=heading, layers=layers)
     results = {
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
@@ -708,6 +722,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "skipped": skipped,
         "measurements": [measurement.row() for measurement in measurements],
         "stall_tests": [stall.row() for stall in stalls],
+        "database_read_layers_cpu_us": layers,
     }
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     stem.with_suffix(".md").write_text(table)
