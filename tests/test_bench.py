@@ -127,14 +127,32 @@ def test_markdown_has_a_row_per_measurement_and_the_missed_targets() -> None:
     rows = [measurement("health", 12_000), measurement("read_item", 2500)]
     stall = report.StallTest("default", 1, [measurement("read_item", n) for n in (2500, 2450)])
     layers = {"default": {"driver": 80.0, "orm_per_request": 1900.4}, "mysql": {}}
-    text = report.markdown(rows, [stall], heading="Benchmark", layers=layers)
+    waits = {
+        "default": {
+            "fair": {
+                "checkouts_per_second": 190.4,
+                "wait_p50_ms": 79.14,
+                "wait_p99_ms": 583.4,
+                "wait_max_ms": 1605.9,
+                "pool_timeouts": 0,
+            }
+        }
+    }
+    text = report.markdown(rows, [stall], heading="Benchmark", layers=layers, pool_waits=waits)
     lines = text.splitlines()
     assert lines[0] == "# Benchmark"
     health_row = "| default | 1 | health | 12,000 | 0.4 | 1.0 | 0 | 0.07 | 100 | 0.50 0.40 0.30 |"
     assert health_row in lines
     assert "| default | 1 | 2,500, 2,450 | 0.98 | 0 |" in lines
     assert "| default | 80 | - | - | 1,900 |" in lines
+    assert "| default | fair | 190 | 79.1 | 583 | 1,606 | 0 |" in lines
     assert lines[-1] == "- all met"
+
+
+def test_targets_are_not_judged_without_a_one_worker_run() -> None:
+    two_workers = measurement("health", requests=12_000, workers=2)
+    text = report.markdown([two_workers], [], heading="Benchmark")
+    assert text.splitlines()[-1] == "- not judged: no run used one worker process"
 
 
 def test_variants_the_template_does_not_offer_are_named() -> None:
@@ -185,4 +203,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     layers = data["database_read_layers_cpu_us"]["default"]
     assert set(layers) == set(report.LAYERS), layers
     assert all(cost > 0 for cost in layers.values()), layers
+    waits = data["pool_waits"]["default"]
+    assert set(waits) == {"sqlalchemy", "fair"}, waits
+    assert all(pool["checkouts_per_second"] > 0 for pool in waits.values()), waits
     assert results.with_suffix(".md").read_text().startswith("# Benchmark")

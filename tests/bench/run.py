@@ -51,6 +51,7 @@ from .report import (
 BENCH_DIR = Path(__file__).resolve().parent
 REQUEST_SCRIPT = BENCH_DIR / "request.lua"
 LAYERS_SCRIPT = BENCH_DIR / "layers.py"
+POOL_WAIT_SCRIPT = BENCH_DIR / "pool_wait.py"
 
 # Variant name -> answers on top of copier's defaults. A variant whose answers copier.yml does
 # not offer yet is reported and skipped, so one can be listed before the template has it.
@@ -544,15 +545,37 @@ def bench_server(
     return measurements, stall
 
 
-def database_read_layers(project: Project) -> dict[str, float]:
-    """layers.py's CPU cost of one read at each layer, in the project's seeded database."""
+def run_in_project(project: Project, script: Path, *arguments: str) -> Any:
+    """Run one of the benchmark's scripts with the project's interpreter and settings; returns
+    the JSON object it prints last."""
     python = project.path / ".venv" / "bin" / "python"
     env = {**project.env, "PYTHONPATH": str(project.path)}
+    output = run([python, script, *arguments], cwd=project.path, env=env, step=script.name)
+    return json.loads(output.stdout.splitlines()[-1])
+
+
+def database_read_layers(project: Project) -> dict[str, float]:
+    """layers.py's CPU cost of one read at each layer, in the project's seeded database."""
     print(f"{project.variant}: one database read, layer by layer", flush=True)
-    output = run([python, LAYERS_SCRIPT], cwd=project.path, env=env, step="layers.py").stdout
-    costs: dict[str, float] = json.loads(output.splitlines()[-1])
+    costs: dict[str, float] = run_in_project(project, LAYERS_SCRIPT)
     print("  " + ", ".join(f"{layer} {cost:,.0f} us" for layer, cost in costs.items()), flush=True)
     return costs
+
+
+def pool_waits(project: Project, requests: int, seconds: float) -> dict[str, dict[str, float]]:
+    """pool_wait.py: waits for a pooled connection, SQLAlchemy's own pool against the project's."""
+    print(f"{project.variant}: {requests} requests waiting on the connection pool", flush=True)
+    waits: dict[str, dict[str, float]] = run_in_project(
+        project, POOL_WAIT_SCRIPT, str(requests), f"{seconds:g}"
+    )
+    for pool, figures in waits.items():
+        print(
+            f"  {pool:<10} {figures['checkouts_per_second']:>7,.0f} checkouts/s  wait p99 "
+            f"{figures['wait_p99_ms']:,.0f} ms, max {figures['wait_max_ms']:,.0f} ms, "
+            f"{figures['pool_timeouts']} pool timeouts",
+            flush=True,
+        )
+    return waits
 
 
 def bench_bare_fastapi(project: Project, options: argparse.Namespace, log: Path) -> Measurement:
@@ -667,6 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     measurements: list[Measurement] = []
     stalls: list[StallTest] = []
     layers: dict[str, dict[str, float]] = {}
+    waits: dict[str, dict[str, dict[str, float]]] = {}
     skipped: dict[str, str] = {}
     workdir = Path(tempfile.mkdtemp(prefix="tplbench-"))
     try:
@@ -692,6 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     stalls.append(stall)
                     print(f"  stall ratio last/first: {stall.ratio:.2f}", flush=True)
             layers[variant] = database_read_layers(project)
+            waits[variant] = pool_waits(project, options.connections, options.duration)
             # Once per run: every variant has the same FastAPI and uvicorn.
             if HEALTH.name in options.scenarios and not any(
                 measurement.scenario == BARE_FASTAPI for measurement in measurements
@@ -710,7 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     heading = f"Benchmark of {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs"
-    table = markdown(measurements, stalls, heading=heading, layers=layers)
+    table = markdown(measurements, stalls, heading=heading, layers=layers, pool_waits=waits)
     results = {
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
@@ -723,6 +748,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "measurements": [measurement.row() for measurement in measurements],
         "stall_tests": [stall.row() for stall in stalls],
         "database_read_layers_cpu_us": layers,
+        "pool_waits": waits,
     }
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     stem.with_suffix(".md").write_text(table)
