@@ -205,5 +205,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert all(cost > 0 for cost in layers.values()), layers
     waits = data["pool_waits"]["default"]
     assert set(waits) == {"sqlalchemy", "fair"}, waits
+    assert waits["sqlalchemy"]["pool_class"] == "AsyncAdaptedQueuePool", waits
+    assert waits["fair"]["pool_class"] == "FairAsyncQueuePool", waits
     assert all(pool["checkouts_per_second"] > 0 for pool in waits.values()), waits
     assert results.with_suffix(".md").read_text().startswith("# Benchmark")

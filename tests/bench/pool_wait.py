@@ -35,6 +35,7 @@ def spend_cpu(milliseconds: float) -> None:
 
 async def measure(requests: int, seconds: float) -> dict[str, Any]:
     engine = database.create_engine(get_settings())
+    pool_class = type(engine.pool).__name__
     waits: list[float] = []
     timeouts = 0
     stop = time.monotonic() + seconds
@@ -65,6 +66,7 @@ async def measure(requests: int, seconds: float) -> dict[str, Any]:
         return round(waits[min(len(waits) - 1, int(len(waits) * fraction))] * 1000, 1)
 
     return {
+        "pool_class": pool_class,
         "checkouts_per_second": round(len(waits) / seconds, 1),
         "wait_p50_ms": percentile_ms(0.5),
         "wait_p99_ms": percentile_ms(0.99),

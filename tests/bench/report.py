@@ -186,7 +186,7 @@ def markdown(
     *,
     heading: str,
     layers: Mapping[str, Mapping[str, float]] | None = None,
-    pool_waits: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+    pool_waits: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> str:
     """The results as Markdown: one table per measurement kind, then the missed targets."""
     lines = [f"# {heading}", ""]

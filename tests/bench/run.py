@@ -562,10 +562,10 @@ def database_read_layers(project: Project) -> dict[str, float]:
     return costs
 
 
-def pool_waits(project: Project, requests: int, seconds: float) -> dict[str, dict[str, float]]:
+def pool_waits(project: Project, requests: int, seconds: float) -> dict[str, dict[str, Any]]:
     """pool_wait.py: waits for a pooled connection, SQLAlchemy's own pool against the project's."""
     print(f"{project.variant}: {requests} requests waiting on the connection pool", flush=True)
-    waits: dict[str, dict[str, float]] = run_in_project(
+    waits: dict[str, dict[str, Any]] = run_in_project(
         project, POOL_WAIT_SCRIPT, str(requests), f"{seconds:g}"
     )
     for pool, figures in waits.items():
@@ -690,7 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     measurements: list[Measurement] = []
     stalls: list[StallTest] = []
     layers: dict[str, dict[str, float]] = {}
-    waits: dict[str, dict[str, dict[str, float]]] = {}
+    waits: dict[str, dict[str, dict[str, Any]]] = {}
     skipped: dict[str, str] = {}
     workdir = Path(tempfile.mkdtemp(prefix="tplbench-"))
     try:
