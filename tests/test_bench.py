@@ -155,6 +155,13 @@ def test_targets_are_not_judged_without_a_one_worker_run() -> None:
     assert text.splitlines()[-1] == "- not judged: no run used one worker process"
 
 
+def test_the_bare_fastapi_reference_alone_is_not_judged() -> None:
+    two_workers = measurement("health", requests=12_000, workers=2)
+    bare_framework = measurement(report.BARE_FASTAPI, requests=3000)
+    text = report.markdown([two_workers, bare_framework], [], heading="Benchmark")
+    assert text.splitlines()[-1] == "- not judged: no run used one worker process"
+
+
 def test_variants_the_template_does_not_offer_are_named() -> None:
     assert run.not_offered(run.VARIANTS["default"]) == []
     assert run.not_offered(run.VARIANTS["mysql"]) == []
