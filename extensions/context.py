@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -111,16 +113,43 @@ def record_absolute_source(answers: dict[str, Any]) -> None:
         answers["_src_path"] = str(Path(source).resolve())
 
 
+PYTHON_VERSION = re.compile(r"^3\.[0-9]+$")
+
+
+def known(value: Any, values: Iterable[str]) -> str | None:
+    """`value` when it is one of `values`, else None.
+
+    Copier renders its questions' help, defaults and validators, and so runs this hook, while
+    the answers given with `-d`, `--data-file` or an answers file are still unchecked: an answer
+    Copier will refuse at its own question ("pip", a list, a number) must derive nothing here
+    and raise nothing, so that the refusal names that question. Files are only rendered once
+    every answer has passed its question.
+    """
+    return value if isinstance(value, str) and value in values else None
+
+
 class DerivedValues(ContextHook):
     def hook(self, context: dict[str, Any]) -> None:
         if isinstance(answers := context.get("_copier_answers"), dict):
             record_absolute_source(answers)
-        orm = context.get("orm", "none")
-        database = context.get("database") if orm != "none" else None
-        broker = context.get("broker", "none")
-        cache = context.get("cache", "none")
-        python_version = str(context.get("python_version", "3.12"))
-        slug = context.get("project_slug", "service")
+        orm = known(context.get("orm"), ("sqlalchemy", "sqlmodel")) or "none"
+        database = known(context.get("database"), (*DATABASE_DRIVERS, "sqlite"))
+        if orm == "none":
+            database = None
+        broker = known(context.get("broker"), BROKERS) or "none"
+        cache = known(context.get("cache"), ("redis",)) or "none"
+        python_version = str(context.get("python_version", ""))
+        if not PYTHON_VERSION.match(python_version):
+            python_version = "3.12"
+        slug = context.get("project_slug")
+        if not isinstance(slug, str) or not slug:
+            slug = "service"
+        auth = context.get("auth")
+        ci = known(context.get("ci"), CI_CONFIG_FILES) or "none"
+        package_manager = known(context.get("package_manager"), PACKAGE_MANAGERS) or "uv"
+        observability = context.get("observability")
+        if not isinstance(observability, list):
+            observability = []
 
         context["has_database"] = database is not None
         # Tables and item schemas are SQLModel classes; sessions are SQLModel's AsyncSession.
@@ -130,11 +159,11 @@ class DerivedValues(ContextHook):
             "sqlmodel.ext.asyncio.session" if orm == "sqlmodel" else "sqlalchemy.ext.asyncio"
         )
         # Accounts (users, passwords, refresh tokens) exist with JWT auth only.
-        context["has_users"] = context.get("auth") == "jwt"
+        context["has_users"] = auth == "jwt"
         # A resource server: bearer tokens from an external OpenID Connect issuer, no accounts.
-        context["has_oidc"] = context.get("auth") == "oidc"
+        context["has_oidc"] = auth == "oidc"
         # API keys live in an `api_keys` table with a database, in settings (as digests) without.
-        context["has_api_keys"] = context.get("auth") == "api_key"
+        context["has_api_keys"] = auth == "api_key"
         context["has_stored_api_keys"] = context["has_api_keys"] and database is not None
         context["has_settings_api_keys"] = context["has_api_keys"] and database is None
         # Endpoints that list a collection page by page: users (for admins) and items.
@@ -148,7 +177,6 @@ class DerivedValues(ContextHook):
         context["has_celery"] = broker != "none"
         context["has_redis"] = "redis" in (broker, cache)
         context["has_cache"] = cache == "redis"
-        observability = context.get("observability") or []
         context["has_metrics"] = "prometheus" in observability
         context["has_tracing"] = "opentelemetry" in observability
         context["has_sentry"] = "sentry" in observability
@@ -156,10 +184,10 @@ class DerivedValues(ContextHook):
         # `class Page[T]` and `def f[**P]` (PEP 695) need Python 3.12.
         context["pep695_generics"] = tuple(map(int, python_version.split("."))) >= (3, 12)
         context["database_name"] = slug.replace("-", "_")
-        context["ci_config_file"] = CI_CONFIG_FILES.get(context.get("ci", "none"))
-        ci_files = HOUSE_OWNED_CI_FILES.get(context.get("ci", "none"))
+        context["ci_config_file"] = CI_CONFIG_FILES.get(ci)
+        ci_files = HOUSE_OWNED_CI_FILES.get(ci)
         context["house_owned_files"] = [*filter(None, [ci_files]), *HOUSE_OWNED_FILES]
-        context.update(PACKAGE_MANAGERS[context.get("package_manager", "uv")])
+        context.update(PACKAGE_MANAGERS[package_manager])
         context["poetry_requirement"] = POETRY_REQUIREMENT
         context["has_database_server"] = database in DATABASE_DRIVERS
         context["has_sqlite"] = database == "sqlite"

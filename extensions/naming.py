@@ -13,11 +13,15 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 
 def slugify(value: str) -> str:
-    """Turn free text into a slug: "My Billing API!" -> "my-billing-api"."""
+    """Turn free text into a slug: "My Billing API!" -> "my-billing-api".
+
+    Empty when the text has no ASCII letter to start one ("!!!", "123"): copier.yml's
+    project_slug validator then asks for a slug instead of inventing one.
+    """
     ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     slug = "-".join(words)
-    return slug.lstrip("0123456789-") or "service"
+    return slug.lstrip("0123456789-")
 
 
 def identifier(value: str) -> str:

@@ -264,14 +264,15 @@ def test_values_follow_design(config: dict[str, Any], name: str) -> None:
         ("Crème Brûlée Service", "creme-brulee-service"),
         ("42 Things", "things"),
         ("Billing_API v2", "billing-api-v2"),
-        ("", "service"),
-        ("!!!", "service"),
-        ("123", "service"),
+        # Nothing to make a slug from: empty, and the project_slug validator asks for one.
+        ("", ""),
+        ("!!!", ""),
+        ("123", ""),
     ],
 )
 def test_slugify(naming: ModuleType, text: str, slug: str) -> None:
     assert naming.slugify(text) == slug
-    assert naming.is_valid_slug(naming.slugify(text))
+    assert naming.is_valid_slug(slug) or not slug
 
 
 @pytest.mark.parametrize(
