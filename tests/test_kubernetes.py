@@ -46,6 +46,8 @@ CREDENTIAL_KEY = re.compile(r"SECRET|PASSWORD|TOKEN$|^DATABASE_URL$")
 URL_WITH_USER_INFO = re.compile(r"://[^/@\s]+@")
 # A required key of the Secret, as deploy/kubernetes/README.md lists it.
 README_SECRET_KEY = re.compile(r"^- `([A-Z][A-Z0-9_]*)`$", re.MULTILINE)
+# Read from the environment by uvicorn, not by the Settings class.
+SERVER_SETTINGS = frozenset({"FORWARDED_ALLOW_IPS"})
 DOCKERFILE_CMD = re.compile(r"^CMD\s+(\[.*\])\s*$", re.MULTILINE)
 DOCKERFILE_USER = re.compile(r"^USER\s+(\d+)(?::\d+)?\s*$", re.MULTILINE)
 
@@ -352,6 +354,16 @@ def test_api_command_is_the_dockerfile_cmd(project: Path) -> None:
     assert api["command"] + api.get("args", []) == cmd, "the API runs another command than CMD"
 
 
+def test_api_believes_forwarded_headers_only_from_listed_proxies(project: Path) -> None:
+    """uvicorn takes X-Forwarded-For from the peers in FORWARDED_ALLOW_IPS only: the command
+    leaves the list to the ConfigMap, and the ConfigMap does not list every peer."""
+    api = container(base_objects(project), f"{answers_of(project)['project_slug']}-api")
+    command = api["command"] + api.get("args", [])
+    assert "--forwarded-allow-ips" not in command, "the command overrides FORWARDED_ALLOW_IPS"
+    trusted = config_env(project)["FORWARDED_ALLOW_IPS"].split(",")
+    assert "*" not in trusted, "every peer may set the client address"
+
+
 def test_api_service_autoscaler_and_disruption_budget(project: Path) -> None:
     slug = answers_of(project)["project_slug"]
     objects = base_objects(project)
@@ -428,7 +440,8 @@ def test_settings_reach_the_pods(project: Path) -> None:
     if answers_of(project).get("orm", "none") != "none":
         assert "DATABASE_URL" in secrets
     assert not config.keys() & secrets, "a key is both in the ConfigMap and the Secret"
-    assert config.keys() <= fields, f"not settings: {sorted(config.keys() - fields)}"
+    unknown = config.keys() - fields - SERVER_SETTINGS
+    assert not unknown, f"not settings: {sorted(unknown)}"
     assert secrets <= fields, f"not settings: {sorted(secrets - fields)}"
     documented = parse_env_file(project / ".env.example").keys() & fields
     missing = documented - config.keys() - secrets
