@@ -45,9 +45,7 @@ SURROGATE = "a byte that is not UTF-8"
 def control_characters(value: str) -> str:
     """The characters no one-line answer may hold, described for a sentence ("" if none)."""
     found = dict.fromkeys(ch for ch in value if unicodedata.category(ch) in REFUSED_CATEGORIES)
-    return ", ".join(
-        f"{_describe(ch)} (U+{ord(ch):04X})" for ch in found
-    )
+    return ", ".join(f"{_describe(ch)} (U+{ord(ch):04X})" for ch in found)
 
 
 def _describe(ch: str) -> str:
@@ -62,7 +60,8 @@ def _python_char(ch: str, quote: str) -> str:
     if " " <= ch <= "~":
         return ch
     # Accented Latin letters stay as they are ("Crème"); any other non-ASCII character is
-    # escaped, so ruff's RUF001 never sees a character that looks like an ASCII one ("’").
+    # escaped, so ruff's RUF001 never sees a character that looks like an ASCII one (a curly
+    # apostrophe).
     decomposed = unicodedata.normalize("NFD", ch)
     if (
         len(decomposed) > 1
