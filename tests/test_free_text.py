@@ -145,6 +145,34 @@ def test_python_string_reads_back(
     assert all(ch.isascii() or ch.isalpha() for ch in literal)
 
 
+# The generated project's settings for what a string literal can break.
+RUFF_SETTINGS = """
+[tool.ruff]
+line-length = 100
+
+[tool.ruff.lint]
+select = ["E", "W", "RUF001"]
+"""
+
+
+@given(texts=st.lists(st.lists(line_text(), min_size=1, max_size=6).map(" ".join), min_size=1))
+@settings(max_examples=30, deadline=None)
+def test_python_string_is_as_ruff_formats_it(
+    encoding: ModuleType, texts: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Short and long answers, at the columns the template uses, pass `ruff format --check`
+    and `ruff check` (line length, ambiguous characters) as the project configures them."""
+    folder = tmp_path_factory.mktemp("python-string")
+    (folder / "pyproject.toml").write_text(RUFF_SETTINGS)
+    lines = ["class Settings:"]
+    for number, text in enumerate(texts):
+        prefix = f"    field_{number}: str = "
+        lines.append(prefix + encoding.python_string(text, column=len(prefix), indent=4))
+    (folder / "settings.py").write_text("\n".join(lines) + "\n")
+    run([tool("ruff"), "format", "--check", "--diff", "--no-cache", "."], cwd=folder)
+    run([tool("ruff"), "check", "--no-cache", "."], cwd=folder)
+
+
 @given(text=line_text())
 @settings(max_examples=300, deadline=None)
 def test_toml_string_reads_back(encoding: ModuleType, text: str) -> None:
