@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 import time
 import tomllib
@@ -208,6 +209,27 @@ def test_control_characters_are_named(
 ) -> None:
     assert encoding.control_characters(f"Acme{character}API") == description
     assert encoding.control_characters("Acme “API” 🚀 {{ x }}") == ""
+
+
+# Jinja that writes something: an expression, or a value set for one.
+WRITING_JINJA = re.compile(r"\{\{.*?\}\}|\{%-?\s*set\b.*?%\}", re.DOTALL)
+ENCODERS = ("python_string", "toml_string", "markdown_text", "comment_text")
+
+
+def test_templates_write_free_text_through_an_encoder() -> None:
+    """Every place a template writes a free-text answer passes it through a filter of
+    extensions/encoding.py: found by reading the templates, not only by rendering them."""
+    names = "|".join(name for name in FREE_TEXT_QUESTIONS if name != "project_slug")
+    answer = re.compile(rf"(?<![\w.'\"])({names})\b(?!\s*\|\s*(?:{'|'.join(ENCODERS)})\b)")
+    bare = []
+    for path in sorted((TEMPLATE_ROOT / "template").rglob("*.jinja")):
+        text = path.read_text()
+        for block in WRITING_JINJA.finditer(text):
+            if match := answer.search(block.group()):
+                line = text.count("\n", 0, block.start()) + 1
+                relative = path.relative_to(TEMPLATE_ROOT)
+                bare.append(f"{relative}:{line}: {match.group(1)} in {block.group()!r}")
+    assert not bare, "free-text answers written without an encoder:\n" + "\n".join(bare)
 
 
 # ---------------------------------------------------------------- rendered projects
