@@ -54,11 +54,16 @@ def _describe(ch: str) -> str:
     return CHARACTER_NAMES.get(ch, "a control character")
 
 
+PYTHON_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _python_char(ch: str, quote: str) -> str:
     if ch in {"\\", quote}:
         return "\\" + ch
     if " " <= ch <= "~":
         return ch
+    if ch in PYTHON_ESCAPES:
+        return PYTHON_ESCAPES[ch]
     # Accented Latin letters stay as they are ("Crème"); any other non-ASCII character is
     # escaped, so ruff's RUF001 never sees a character that looks like an ASCII one (a curly
     # apostrophe).
@@ -70,9 +75,6 @@ def _python_char(ch: str, quote: str) -> str:
         and all(unicodedata.category(mark) == "Mn" for mark in decomposed[1:])
     ):
         return ch
-    escapes = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-    if ch in escapes:
-        return escapes[ch]
     code = ord(ch)
     if code < 0x100:
         return f"\\x{code:02x}"
@@ -86,7 +88,7 @@ def _python_literal(text: str) -> str:
 
 
 def _python_chunks(text: str, width: int) -> list[str]:
-    """Split `text` so that each part's literal is at most `width` long, at spaces if can."""
+    """Split `text` so that each part's literal is at most `width` long, at spaces where it can."""
     chunks: list[str] = []
     current = ""
     for word in re.findall(r"\S+\s*|\s+", text):
@@ -122,8 +124,15 @@ def python_string(value: str, column: int = 0, indent: int = 0) -> str:
     return f"(\n{lines}{' ' * indent})"
 
 
-TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f"}
-TOML_ESCAPES["\r"] = "\\r"
+TOML_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
 
 
 def toml_string(value: str) -> str:
@@ -143,8 +152,9 @@ def toml_string(value: str) -> str:
 # emphasis, links and images, HTML and autolinks, headings and their closing #s, block quotes,
 # strikethrough and math.
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#~$])")
-# An entity (&amp; &#169;) would render as the character it names.
-MARKDOWN_ENTITY = re.compile(r"&(?=#|[A-Za-z0-9]+;)")
+# A named entity (&amp;) would render as the character it names; a numeric one (&#169;) is
+# already defused by its escaped #.
+MARKDOWN_ENTITY = re.compile(r"&(?=[A-Za-z0-9]+;)")
 
 
 def markdown_text(value: str) -> str:

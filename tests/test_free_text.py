@@ -16,6 +16,7 @@ import re
 import shutil
 import time
 import tomllib
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -172,6 +173,27 @@ def test_python_string_is_as_ruff_formats_it(
     (folder / "settings.py").write_text("\n".join(lines) + "\n")
     run([tool("ruff"), "format", "--check", "--diff", "--no-cache", "."], cwd=folder)
     run([tool("ruff"), "check", "--no-cache", "."], cwd=folder)
+
+
+def test_python_string_keeps_no_ambiguous_character(encoding: ModuleType, tmp_path: Path) -> None:
+    """Every non-ASCII character python_string leaves unescaped, between ASCII letters (where
+    ruff's RUF001 is strictest), passes ruff check."""
+    # Only a character with a canonical decomposition can be kept: the others, first.
+    characters = (chr(code) for code in range(0x80, 0x110000))
+    decomposable = (
+        ch
+        for ch in characters
+        if (decomposition := unicodedata.decomposition(ch)) and not decomposition.startswith("<")
+    )
+    kept = [ch for ch in decomposable if encoding.python_string(ch) == f'"{ch}"']
+    assert "é" in kept
+    assert "\u2019" not in kept
+    (tmp_path / "pyproject.toml").write_text(RUFF_SETTINGS)
+    lines = [
+        f"kept_{number} = {encoding.python_string(f'a{ch}a')}" for number, ch in enumerate(kept)
+    ]
+    (tmp_path / "kept.py").write_text("\n".join(lines) + "\n")
+    run([tool("ruff"), "check", "--no-cache", "."], cwd=tmp_path)
 
 
 @given(text=line_text())
