@@ -30,11 +30,11 @@ def identifier(value: str) -> str:
 
 
 def is_valid_slug(value: str) -> bool:
-    return bool(SLUG_PATTERN.match(value))
+    return bool(SLUG_PATTERN.fullmatch(value))
 
 
 def is_valid_email(value: str) -> bool:
-    return bool(EMAIL_PATTERN.match(value.strip()))
+    return bool(EMAIL_PATTERN.fullmatch(value.strip()))
 
 
 class NamingFilters(Extension):

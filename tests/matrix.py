@@ -38,6 +38,18 @@ FLAGSHIPS: dict[str, dict[str, Any]] = {
         "deploy_target": "kubernetes",
         "observability": ["prometheus", "opentelemetry", "sentry"],
     },
+    # The default choices with free-text answers that mean something in the files they land
+    # in (Python, TOML, Markdown, YAML): quotes, backslashes, Jinja, comment and shell
+    # characters, Markdown markup, non-ASCII letters and emoji.
+    "adversarial": {
+        "project_name": 'Acme "Billing" API \\ {{ name }} {% raw %} #1 $HOME `id` 100% Crème 🚀',
+        "description": (
+            "Bills & invoices: 'quotes', \"doubles\", back\\slash, {# note #}, 50% off, "
+            "$PATH, `ls`, <b>tags</b> &amp; *stars*, Ünïcödé, 日本語, \u2019, 🚀 — done."
+        ),
+        "author_name": 'Team "A" O\'Brien \\ {{ team }} Łódź 🚀',
+        "author_email": "o'brien+{{team}}@example.com",
+    },
 }
 
 
@@ -205,13 +217,20 @@ STACK_QUESTIONS = ("orm", "database", "auth", "broker", "cache", "package_manage
 @cache
 def stack_variants() -> list[str]:
     """The flagships, then greedily the variants adding the most stack answers not yet run,
-    until every value of every STACK_QUESTIONS question is in a stack that runs."""
+    until every value of every STACK_QUESTIONS question is in a stack that runs.
+
+    A flagship with the same choices as an earlier one (`adversarial` has the default's, and
+    differs only in free text) runs no stack of its own: its own tests run in the variant tier.
+    """
     rows = {name: to_row(answers) for name, answers in variants().items()}
 
     def values(name: str) -> set[tuple[str, Any]]:
         return {(question, rows[name][question]) for question in STACK_QUESTIONS}
 
-    chosen = list(FLAGSHIPS)
+    chosen: list[str] = []
+    for name in FLAGSHIPS:
+        if rows[name] not in [rows[earlier] for earlier in chosen]:
+            chosen.append(name)
     missing = set().union(*map(values, rows)) - set().union(*map(values, chosen))
     while missing:
         best = max(rows, key=lambda name: len(values(name) & missing))

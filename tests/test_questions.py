@@ -76,9 +76,12 @@ def load_module(name: str, path: Path) -> ModuleType:
     return module
 
 
+EXTENSIONS = TEMPLATE_ROOT / "extensions"
+
+
 @pytest.fixture(scope="module")
 def naming() -> ModuleType:
-    return load_module("template_extensions_naming", TEMPLATE_ROOT / "extensions" / "naming.py")
+    return load_module("template_extensions_naming", EXTENSIONS / "naming.py")
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +132,7 @@ def expected_message(config: dict[str, Any], naming: ModuleType, question: str, 
         lstrip_blocks=envops.get("lstrip_blocks", False),
     )
     naming.NamingFilters(env)
+    load_module("template_extensions_encoding", EXTENSIONS / "encoding.py").EncodingFilters(env)
     message = env.from_string(validator).render({question: value}).strip()
     assert message, f"copier.yml: the {question} validator accepts {value!r}"
     return message
@@ -288,6 +292,7 @@ def test_slugify(naming: ModuleType, text: str, slug: str) -> None:
         ("billing-", False),
         ("billing--api", False),
         ("billing_api", False),
+        ("billing\n", False),
         ("", False),
     ],
 )
