@@ -333,7 +333,7 @@ def render_value(
     elif found.checked or status == "planned":
         body = found.text
     else:
-        body = f"{found.text}\n\n*Written before the value existed; not yet checked against the code.*"
+        body = f"{found.text}\n\n*Written before the value existed; not checked against the code.*"
     lines.append(indent(body))
     for rule in choice.rules:
         lines += ["", indent(f"Unavailable when {code(rule.condition)}: {sentence(rule.message)}")]
