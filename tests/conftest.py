@@ -269,8 +269,31 @@ def clean_env(**overrides: str) -> dict[str, str]:
             if not entry.startswith(own_venv)
         )
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    if "PYENV_VERSION" not in env and (versions := _pyenv_global_versions()):
+        env["PYENV_VERSION"] = versions
     env.update(overrides)
     return env
+
+
+@functools.cache
+def _pyenv_global_versions() -> str | None:
+    """pyenv's global versions, as PYENV_VERSION spells them ("3.11.7" or "3.11.7:3.12.1").
+
+    A generated uv project pins its Python in .python-version, and a pyenv shim run inside it
+    looks for its command in that version only: a uv installed with pip into the global version
+    would not be found. Commands run with PYENV_VERSION set (as `uv run pytest` through the shim
+    does), so the shims resolve as they do outside the project; uv itself gets the project's
+    interpreter from UV_PYTHON.
+    """
+    if (pyenv := shutil.which("pyenv")) is None:
+        return None
+    try:
+        out = subprocess.run(
+            [pyenv, "global"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return ":".join(out.split()) or None
 
 
 @pytest.fixture(scope="session")

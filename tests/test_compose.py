@@ -592,7 +592,18 @@ class Timings:
 def render_for_stack(variant: str, copie: Any) -> tuple[Path, dict[str, Any]]:
     answers = {**VARIANTS[variant], "project_slug": STACK_SLUGS[variant]}
     result = copie.copy(extra_answers=answers)
-    return assert_rendered(result, f"the {variant!r} variant"), result.answers
+    project = assert_rendered(result, f"the {variant!r} variant")
+    choose_superuser_password(project)
+    return project, result.answers
+
+
+def choose_superuser_password(project: Path) -> None:
+    """Give the first superuser a password in .env, as a deployment would: without one, the
+    stack's `migrate` service creates it with a generated password that only its log shows."""
+    env_file = project / ".env"
+    if "FIRST_SUPERUSER_EMAIL" in stack.parse_env_file(env_file):
+        password = secrets.token_urlsafe(18)
+        env_file.write_text(f"{env_file.read_text()}FIRST_SUPERUSER_PASSWORD={password}\n")
 
 
 def admit_api_key(project: Path, answers: Mapping[str, Any]) -> str | None:

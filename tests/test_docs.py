@@ -176,14 +176,88 @@ def test_only_offered_values_are_shown_as_offered(reference: ReferenceParser) ->
 
 
 def test_getting_started_uses_the_readme_command(site: Path) -> None:
-    """The generate command in the docs is the one README.md promises."""
+    """The generate command in the docs is the one README.md promises; the pages may split it
+    into its commands and continue a long line with a backslash, so none has to scroll."""
     readme = (TEMPLATE_ROOT / "README.md").read_text()
     match = re.search(r"```bash\n(.*?)\n```", readme, re.DOTALL)
     assert match, "README.md has no bash block"
-    command = normalize(match.group(1))
+    commands = [normalize(command) for command in match.group(1).split(" && ")]
     for page in (Path("index.html"), Path("getting-started") / "index.html"):
-        text = normalize("".join(parse(site / page).text))
-        assert command in text, f"{page} does not show README.md's command: {command}"
+        html_page = (site / page).read_text()
+        blocks = re.findall(r"<pre[^>]*>(.*?)</pre>", html_page, re.DOTALL)
+        texts = [html.unescape(re.sub(r"<[^>]+>", "", block)) for block in blocks]
+        shown = [
+            normalize(line) for text in texts for line in re.sub(r"\\\n", "", text).splitlines()
+        ]
+        for command in commands:
+            assert command in shown, f"{page} does not show README.md's command: {command}"
+        longest = max(len(line) for text in texts for line in text.splitlines())
+        assert longest <= 100, f"{page} has a {longest}-character line that scrolls"
+
+
+def test_question_names_do_not_wrap(site: Path, reference: ReferenceParser) -> None:
+    """The overview table's question names are styled to stay on one line."""
+    page = (site / QUESTIONS_PAGE).read_text()
+    names = re.findall(r'<a class="question-name" href="#([\w-]+)">', page)
+    assert sorted(names) == sorted(copier_questions())
+    assert "stylesheets/extra.css" in page
+    style = (site / "stylesheets" / "extra.css").read_text()
+    assert re.search(r"\.question-name code \{[^}]*white-space: nowrap", style)
+
+
+# A file name or path as pages write them: `tests/test_docs.py`, `copier.yml`, `api/deps.py`.
+FILE_NAME = re.compile(
+    r"(?<![\w@:/.<>-])((?:[\w.<>-]+/)*[\w<>-][\w.<>-]*"
+    r"\.(?:md|py|ya?ml|toml|json|ini|cfg|lock|sh|txt|mako))(?![\w/-])"
+)
+# Files pages name that no checkout holds, by page (the site path; "*": every page) and why.
+NAMED_BUT_NOT_SHIPPED = {
+    # Written by `make install` in a generated project.
+    "*": re.compile(r"(uv|poetry)\.lock"),
+    # The `notes` domain the page walks the reader through adding.
+    "project/extending": re.compile(r"(.+/)?(test_)?notes?\.py"),
+    # A platform team's data file and a layered template's answers file.
+    "house-conventions": re.compile(r"org-defaults\.yml|\.copier-answers\.acme\.yml"),
+    # The production override the page writes.
+    "deploying": re.compile(r"compose\.prod\.yaml"),
+}
+
+
+def repository_paths() -> set[str]:
+    """Every path of this checkout, with the generated project's too: each template file by
+    the name it renders to (conditions dropped, `.jinja` removed), and every parent folder."""
+    listed = run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE_ROOT,
+        step="git ls-files",
+    ).stdout
+    paths: set[str] = set()
+    for name in filter(None, listed.split("\0")):
+        names = [name]
+        if name.startswith("template/"):
+            rendered = re.sub(r"\{%.*?%\}", "", name.removeprefix("template/"))
+            rendered = rendered.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
+            names.append(re.sub(r"/+", "/", rendered.removesuffix(".jinja")).strip("/"))
+        for path in names:
+            parts = path.split("/")
+            paths.update("/".join(parts[: end + 1]) for end in range(len(parts)))
+    return paths
+
+
+def test_pages_name_only_files_the_repository_has(site: Path) -> None:
+    """A page that names DESIGN.md, or a file since renamed, sends readers nowhere."""
+    known = repository_paths()
+    problems = []
+    for page in sorted(site.rglob("*.html")):
+        where = page.parent.relative_to(site).as_posix().strip(".")
+        allowed = [NAMED_BUT_NOT_SHIPPED["*"], NAMED_BUT_NOT_SHIPPED.get(where)]
+        text = re.sub(r"https?://\S+", "", "".join(parse(page).text))
+        for name in sorted(set(FILE_NAME.findall(text))):
+            if "<" in name or any(rule and rule.fullmatch(name) for rule in allowed):
+                continue
+            if name not in known and not any(path.endswith(f"/{name}") for path in known):
+                problems.append(f"{where or 'home'}: {name}")
+    assert not problems, "pages name files this repository does not have:\n" + "\n".join(problems)
 
 
 SYNTHETIC_COPIER_YML = """\

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,38 @@ def test_files_match_their_schemas(project: Path) -> None:
             timeout=120,
         )
     assert found == expected, f"expected files for {sorted(expected)}, found {sorted(found)}"
+
+
+@pytest.mark.parametrize("project", variant_params(), indirect=True)
+def test_python_version_is_pinned_everywhere(project: Path) -> None:
+    """The interpreter of `make install` is the one of the image, CI and requires-python.
+
+    uv reads `.python-version` (pyenv too); Poetry ignores it, so `make install` runs
+    `poetry env use` first. Either way a machine whose default Python is newer builds the
+    project's .venv on the version it was generated for.
+    """
+    answers = load_yaml_documents((project / ".copier-answers.yml").read_text())[0]
+    version = str(answers["python_version"])
+    makefile = (project / "Makefile").read_text()
+    install = makefile.split("\ninstall:", 1)[1].split("\n\n", 1)[0]
+    if answers["package_manager"] == "poetry":
+        assert not (project / ".python-version").exists()
+        assert f"\tpoetry env use {version}\n" in install, install
+    else:
+        assert (project / ".python-version").read_text() == f"{version}\n"
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"].startswith(f">={version},")
+    images = re.findall(r"^FROM python:([\d.]+)-", (project / "Dockerfile").read_text(), re.M)
+    assert images and set(images) == {version}, images
+    if answers["ci"] == "github":
+        ci = (project / ".github/workflows/ci.yml").read_text()
+        pins = set(re.findall(r"python-version: \"([\d.]+)\"", ci))
+    elif answers["ci"] == "gitlab":
+        ci = (project / ".gitlab-ci.yml").read_text()
+        pins = set(re.findall(r"image: \S*python:?([\d.]+)-", ci))
+    else:
+        pins = {version}
+    assert pins == {version}, f"CI runs Python {sorted(pins)}, the project pins {version}"
 
 
 def test_variants_are_distinct() -> None:

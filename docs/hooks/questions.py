@@ -11,7 +11,7 @@ value it offers with its label. What a value generates is prose written by peopl
       values:
         sqlalchemy: What this value generates, checked against the template.
         sqlmodel:
-          design: What DESIGN.md says it will generate (not checked against the template).
+          design: What it will generate, written before it exists (not checked yet).
 
 A value copier.yml offers is listed as offered, with "No explanation yet" when the data file
 has none; a value the data file explains but copier.yml does not offer is listed as planned.
@@ -333,7 +333,7 @@ def render_value(
     elif found.checked or status == "planned":
         body = found.text
     else:
-        body = f"{found.text}\n\n*From DESIGN.md; not yet checked against the generated code.*"
+        body = f"{found.text}\n\n*Written before the value existed; not checked against the code.*"
     lines.append(indent(body))
     for rule in choice.rules:
         lines += ["", indent(f"Unavailable when {code(rule.condition)}: {sentence(rule.message)}")]
@@ -395,7 +395,7 @@ def render_question(question: Question, data: dict[str, Any]) -> str:
         lines += ["", f"On the command line: `{cli_example(question, example)}`.", ""]
         planned = [value for value in explained if value not in offered_keys]
         if planned:
-            lines += ["**Planned** (in DESIGN.md, not offered by copier.yml yet):", ""]
+            lines += ["**Planned** (explained in the docs, not offered by copier.yml yet):", ""]
             for value in planned:
                 choice = Choice(value, None)
                 lines.append(render_value(question, choice, "planned", explained[value], False))
@@ -404,7 +404,9 @@ def render_question(question: Question, data: dict[str, Any]) -> str:
 
 
 def render_overview(questions: list[Question], data: dict[str, Any]) -> str:
-    lines = ["| question | default | offered | planned |", "|---|---|---|---|"]
+    """One row a question; the "planned" column only while some value is planned. Names are
+    links that never wrap (a `question-name` class, styled in stylesheets/extra.css)."""
+    rows = []
     for question in questions:
         offered = [choice.value for choice in question.choices or []]
         offered_keys = {key(value) for value in offered}
@@ -417,10 +419,13 @@ def render_overview(questions: list[Question], data: dict[str, Any]) -> str:
             offered_text = ", ".join(code(value) for value in offered)
         else:
             offered_text = "free text"
-        lines.append(
-            f"| [`{question.name}`](#{question.name}) | {default_text(question)} | "
-            f"{offered_text} | {', '.join(code(value) for value in planned)} |"
-        )
+        name = f'<a class="question-name" href="#{question.name}">{code(question.name)}</a>'
+        rows.append([name, default_text(question), offered_text, ", ".join(map(code, planned))])
+    header = ["question", "default", "offered", "planned"]
+    if not any(row[3] for row in rows):
+        header, rows = header[:3], [row[:3] for row in rows]
+    lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
+    lines += [f"| {' | '.join(row)} |" for row in rows]
     return "\n".join(lines)
 
 
