@@ -56,3 +56,12 @@ async def test_docs_are_not_served_outside_development(settings: Settings) -> No
     async with AsyncClient(transport=transport, base_url="http://test") as client:
         for path in ("/docs", "/docs/assets/swagger-ui-bundle.js"):
             assert (await client.get(path)).status_code == 404, path
+
+
+async def test_docs_title_is_escaped(settings: Settings) -> None:
+    named = create_app(settings.model_copy(update={"project_name": "</title><script>x()</script>"}))
+    transport = ASGITransport(app=named)
+    async with AsyncClient(transport=transport, base_url="http://test") as client:
+        page = (await client.get("/docs")).text
+    assert "<script>x()" not in page
+    assert "&lt;/title&gt;&lt;script&gt;x()" in page

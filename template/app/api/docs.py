@@ -5,6 +5,8 @@ same page here loads Swagger UI's script, stylesheet and icon from this service,
 `fastapi-offline` package ships them (a Swagger UI 5 build, which reads OpenAPI 3.1).
 """
 
+import html
+
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
@@ -27,7 +29,8 @@ def install_docs(app: FastAPI) -> None:
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
             openapi_url=f"{root}{app.openapi_url}",
-            title=f"{app.title} - Swagger UI",
+            # FastAPI puts the title into the page unescaped, and it is the project name.
+            title=html.escape(f"{app.title} - Swagger UI"),
             oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}",
             swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
