@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.core.logging import REQUEST_ID_HEADER, current_request_id
 from app.middleware.security_headers import security_headers
@@ -109,6 +110,18 @@ def _status_code_name(status_code: int) -> str:
         return "http_error"
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method routed at the request's path, for a 405's `Allow` header. Starlette names
+    only the methods of the first route whose path matched, and FastAPI makes a route for each
+    method (`GET /items` and `POST /items` are two routes)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods: set[str] | None = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route_methods
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def handle_app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -120,10 +133,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def handle_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def handle_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        headers = exc.headers
+        if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         return error_response(
-            exc.status_code, _status_code_name(exc.status_code), message, headers=exc.headers
+            exc.status_code, _status_code_name(exc.status_code), message, headers=headers
         )
 
     @app.exception_handler(ContentTooLargeError)
