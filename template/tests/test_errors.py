@@ -1,6 +1,14 @@
+from collections.abc import AsyncIterator
+
+import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient
+from fastapi.responses import StreamingResponse
+from httpx import AsyncClient, RemoteProtocolError
 from pydantic import BaseModel
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.live_server import live_server, logged_events
 
 
 async def test_unknown_route_uses_the_envelope(client: AsyncClient) -> None:
@@ -46,6 +54,59 @@ async def test_unexpected_errors_leak_nothing(app: FastAPI, client: AsyncClient)
     assert response.headers["X-Request-ID"] == response.json()["error"]["request_id"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+async def test_unexpected_errors_are_logged_once_with_the_request_id(
+    capfd: pytest.CaptureFixture[str], settings: Settings
+) -> None:
+    """Served by uvicorn, as in production: the server does not log the error a second time."""
+    application = create_app(settings.model_copy(update={"log_json": True}))
+
+    @application.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("logged once")
+
+    capfd.readouterr()
+    async with (
+        live_server(application) as (host, port),
+        AsyncClient(base_url=f"http://{host}:{port}") as client,
+    ):
+        response = await client.get("/boom")
+    assert response.status_code == 500
+    events = logged_events(capfd)
+    errors = [event for event in events if event["level"] == "error"]
+    assert [(error["event"], error["request_id"]) for error in errors] == [
+        ("unhandled_error", response.headers["X-Request-ID"])
+    ]
+    [access] = [event for event in events if event["event"] == "request"]
+    assert access["status"] == 500
+
+
+async def test_a_response_cut_after_it_started_is_logged_as_incomplete(
+    capfd: pytest.CaptureFixture[str], settings: Settings
+) -> None:
+    application = create_app(settings.model_copy(update={"log_json": True}))
+
+    @application.get("/cut")
+    async def cut() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"the first half"
+            raise RuntimeError("the second half failed")
+
+        return StreamingResponse(chunks())
+
+    capfd.readouterr()
+    async with (
+        live_server(application) as (host, port),
+        AsyncClient(base_url=f"http://{host}:{port}") as client,
+    ):
+        with pytest.raises(RemoteProtocolError):  # the server closed the connection
+            await client.get("/cut")
+    events = logged_events(capfd)
+    assert [event["event"] for event in events].count("unhandled_error") == 1
+    [access] = [event for event in events if event["event"] == "request"]
+    assert access["status"] == 200
+    assert access["complete"] is False
 
 
 async def test_incoming_request_id_is_kept(client: AsyncClient) -> None:

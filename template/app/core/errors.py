@@ -1,25 +1,23 @@
 """Domain errors and the single JSON error envelope every failure is answered with.
 
 Services raise `AppError` subclasses; they never import FastAPI. The handlers registered by
-`install_error_handlers` turn those, HTTP errors, validation errors and unexpected exceptions
-into `{"error": {"code", "message", "request_id", "details"}}`.
+`install_error_handlers` turn those, HTTP errors and validation errors into
+`{"error": {"code", "message", "request_id", "details"}}`; `internal_error_response` is the
+same envelope for an unexpected exception.
 """
 
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.core.logging import REQUEST_ID_HEADER, current_request_id
+from app.core.logging import current_request_id
 from app.middleware.security_headers import security_headers
-
-logger = structlog.get_logger(__name__)
 
 
 class AppError(Exception):
@@ -96,11 +94,9 @@ def error_response(
     body: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
     if details:
         body["details"] = details
-    # Set here as well as by the middleware: a 500 is answered outside the middleware stack.
-    response_headers = dict(headers or {})
-    if request_id is not None:
-        response_headers[REQUEST_ID_HEADER] = request_id
-    return JSONResponse({"error": body}, status_code=int(status_code), headers=response_headers)
+    # The X-Request-ID header is added by `RequestContextMiddleware`, which every response
+    # passes through.
+    return JSONResponse({"error": body}, status_code=int(status_code), headers=headers)
 
 
 def _status_code_name(status_code: int) -> str:
@@ -120,6 +116,21 @@ def _allowed_methods(request: Request) -> str:
         if route_methods and route.matches(request.scope)[0] is not Match.NONE:
             methods |= route_methods
     return ", ".join(sorted(methods))
+
+
+def internal_error_response(request: Request) -> JSONResponse:
+    """The answer to an exception no handler took: it says nothing about the error.
+
+    `RequestContextMiddleware` sends it and logs the exception, once; it is answered outside
+    the middleware that adds security headers, so it carries them itself.
+    """
+    hsts = not request.app.state.settings.is_development
+    return error_response(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "An unexpected error occurred.",
+        headers=security_headers(request.url.path, hsts=hsts),
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -158,15 +169,4 @@ def install_error_handlers(app: FastAPI) -> None:
             "validation_error",
             "The request is not valid.",
             details=details,
-        )
-
-    @app.exception_handler(Exception)
-    async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled_error", error_type=type(exc).__name__)
-        hsts = not request.app.state.settings.is_development
-        return error_response(
-            HTTPStatus.INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "An unexpected error occurred.",
-            headers=security_headers(request.url.path, hsts=hsts),
         )
