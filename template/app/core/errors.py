@@ -106,16 +106,24 @@ def _status_code_name(status_code: int) -> str:
         return "http_error"
 
 
+# The methods a 405's `Allow` header can name.
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> str:
-    """Every method routed at the request's path, for a 405's `Allow` header. Starlette names
-    only the methods of the first route whose path matched, and FastAPI makes a route for each
-    method (`GET /items` and `POST /items` are two routes)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods: set[str] | None = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= route_methods
-    return ", ".join(sorted(methods))
+    """Every method routed at the request's path, for a 405's `Allow` header.
+
+    Starlette names only the methods of the first route whose path matched, and FastAPI makes
+    a route for each method (`GET /items` and `POST /items` are two routes). Each route is asked
+    with its public `matches`, which routers added with `include_router` answer too.
+    """
+    routes = request.app.router.routes
+
+    def routed(method: str) -> bool:
+        scope = {**request.scope, "method": method}
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+    return ", ".join(filter(routed, HTTP_METHODS))
 
 
 def internal_error_response(request: Request) -> JSONResponse:
