@@ -22,15 +22,11 @@ from typing import Any
 
 import pytest
 import test_render as render_tier
-from conftest import (
-    assert_rendered,
-    load_yaml_documents,
-    parse_env_file,
-    run,
-    tool,
-    unavailable,
-)
-from matrix import dimensions
+from harness.availability import unavailable
+from harness.files import load_yaml_documents, parse_env_file
+from harness.matrix import dimensions
+from harness.processes import run, tool
+from harness.rendering import assert_rendered
 
 MANIFESTS = Path("deploy", "kubernetes")
 OVERLAYS = ("staging", "production")

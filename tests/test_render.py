@@ -10,18 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import (
-    VARIANTS,
-    assert_rendered,
-    iter_project_files,
-    load_copier_config,
-    load_yaml_documents,
-    parse_env_file,
-    read_text_file,
-    run,
-    tool,
-    variant_params,
-)
+from harness.files import iter_project_files, load_yaml_documents, parse_env_file, read_text_file
+from harness.processes import run, tool
+from harness.rendering import VARIANTS, assert_rendered, variant_params
+from harness.template import load_copier_config
 
 # Empty by definition: PEP 561 markers and directory keepers.
 EMPTY_BY_DESIGN = frozenset({"py.typed", ".gitkeep"})
