@@ -12,6 +12,7 @@ tests/bench does the same), and its modules import each other relatively. Lower 
 - `template`: the template repository's root, copier.yml, its extensions as modules.
 - `matrix`: the named variants, the pairwise matrix and the stack variants.
 - `rendering`: the variants' answers, copier's outcome, copier's CLI refusing answers.
+- `render_checks`: the render tier's conventions as checks of one rendered project.
 - `project_checks`: a generated project's own checks (install, ruff, mypy, migrations, tests).
 - `compose`: a compose file as data (interpolation, dependencies, environments, ports).
 - `dockerfile`: what a Dockerfile's final stage puts in the image and what a service runs.
