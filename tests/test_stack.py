@@ -46,6 +46,8 @@ API_PORT = 8000
 
 
 class Timings:
+    """How long each step of a stack run took."""
+
     def __init__(self) -> None:
         self.steps: list[tuple[str, float]] = []
         self.started = time.monotonic()
