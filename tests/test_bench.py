@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from bench import report, run
-from conftest import require_service
+from harness.availability import require_service
 
 WRK_STDOUT = """\
 Running 10s test @ http://127.0.0.1:8000/health/live

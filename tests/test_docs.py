@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEMPLATE_ROOT, clean_env, run
+from harness.processes import clean_env, run
+from harness.template import TEMPLATE_ROOT
 
 pytestmark = pytest.mark.xdist_group("docs")
 

@@ -5,7 +5,7 @@ TOML, Markdown and comments; extensions/encoding.py encodes each value for its f
 check the encoders on their own, render the template with generated answers (Hypothesis) and
 parse every Python, TOML, YAML and JSON file of the result, and check that a line break or
 another control character is refused with a sentence naming the question. The `adversarial`
-variant of tests/matrix.py takes such answers through the variant tier's own checks.
+variant of tests/harness/matrix.py takes such answers through the variant tier's own checks.
 """
 
 from __future__ import annotations
@@ -24,20 +24,14 @@ from typing import Any
 
 import copier
 import pytest
-from conftest import (
-    TEMPLATE_ROOT,
-    VARIANTS,
-    iter_project_files,
-    load_yaml_documents,
-    python_for,
-    read_text_file,
-    run,
-    tool,
-)
+from harness.files import iter_project_files, load_yaml_documents, read_text_file
+from harness.interpreters import python_for
+from harness.matrix import questions
+from harness.processes import run, tool
+from harness.rendering import VARIANTS, assert_refused_cleanly, copier_copy, normalize
+from harness.template import TEMPLATE_ROOT, load_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from matrix import questions
-from test_questions import assert_refused_cleanly, copier_copy, load_module, normalize
 
 # The questions whose answer is one line of free text, and how their sentences name them.
 FREE_TEXT_QUESTIONS = {

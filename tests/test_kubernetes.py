@@ -21,16 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_render as render_tier
-from conftest import (
-    assert_rendered,
-    load_yaml_documents,
-    parse_env_file,
-    run,
-    tool,
-    unavailable,
-)
-from matrix import dimensions
+from harness import render_checks
+from harness.availability import unavailable
+from harness.files import load_yaml_documents, parse_env_file
+from harness.matrix import dimensions
+from harness.processes import run, tool
+from harness.rendering import assert_rendered
 
 MANIFESTS = Path("deploy", "kubernetes")
 OVERLAYS = ("staging", "production")
@@ -244,11 +240,11 @@ def test_compose_render_has_no_deploy_folder(default_project: Path) -> None:
 def test_render_is_clean(project: Path) -> None:
     """The render tier's conventions hold for this render too (deploy/ included)."""
     assert (project / "compose.yaml").is_file(), "compose.yaml is always generated"
-    render_tier.test_no_jinja_left(project)
-    render_tier.test_whitespace(project)
-    render_tier.test_no_empty_files(project)
-    render_tier.test_no_template_only_files(project)
-    render_tier.test_yaml_files_parse(project)
+    render_checks.assert_no_jinja_left(project)
+    render_checks.assert_whitespace(project)
+    render_checks.assert_no_empty_files(project)
+    render_checks.assert_no_template_only_files(project)
+    render_checks.assert_yaml_files_parse(project)
 
 
 def test_kustomizations_reference_existing_files(project: Path) -> None:

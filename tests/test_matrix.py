@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from matrix import (
+from harness.matrix import (
     FLAGSHIPS,
     STACK_QUESTIONS,
     dimensions,

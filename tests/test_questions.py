@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -13,8 +9,9 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, clean_env, load_copier_config, run
-from matrix import rendered_default
+from harness.matrix import rendered_default
+from harness.rendering import assert_refused_cleanly, copier_copy, normalize
+from harness.template import TEMPLATE_ROOT, load_copier_config, load_module
 
 # DESIGN.md section 4: question -> values offered (default first); None for free text.
 DESIGN_QUESTIONS: dict[str, list[Any] | None] = {
@@ -64,16 +61,6 @@ INVALID_COMBINATIONS = [
         "choose PostgreSQL or MySQL to deploy to Kubernetes.",
     ),
 ]
-
-
-def load_module(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 EXTENSIONS = TEMPLATE_ROOT / "extensions"
@@ -138,10 +125,6 @@ def expected_message(config: dict[str, Any], naming: ModuleType, question: str, 
     return message
 
 
-def normalize(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"\x1b\[[0-9;]*m", "", text))
-
-
 @pytest.mark.parametrize(
     ("question", "value"),
     [pytest.param(question, value, id=case_id) for case_id, question, value in INVALID_ANSWERS],
@@ -161,33 +144,6 @@ def test_validator_refuses(
         f"the validator's sentence is not shown.\nexpected: {message}\noutput:\n{output[-3000:]}"
     )
     assert_refused_cleanly(out, output)
-
-
-def assert_refused_cleanly(out: Path, output: str) -> None:
-    if "Traceback" in output:
-        pytest.fail(
-            f"copier printed a traceback instead of only the validator's sentence:\n"
-            f"{output[-3000:]}",
-            pytrace=False,
-        )
-    written = sorted(str(p.relative_to(out)) for p in out.rglob("*")) if out.exists() else []
-    assert not written, f"files were written although an answer was refused: {written[:20]}"
-
-
-def copier_copy(
-    tmp_path: Path, answers: dict[str, Any]
-) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    out = tmp_path / "out"
-    data = [arg for name, value in answers.items() for arg in ("-d", f"{name}={value}")]
-    cmd = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD"]
-    result = run(
-        [*cmd, *data, str(TEMPLATE_ROOT), str(out)],
-        cwd=tmp_path,
-        env=clean_env(NO_COLOR="1"),
-        timeout=120,
-        check=False,
-    )
-    return out, result
 
 
 @pytest.mark.parametrize(

@@ -31,19 +31,12 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
-from conftest import (
-    TEMPLATE_ROOT,
-    VARIANTS,
-    clean_env,
-    iter_project_files,
-    load_copier_config,
-    parse_env_file,
-    read_text_file,
-    run,
-    tool,
-)
+from harness.files import iter_project_files, parse_env_file, read_text_file
+from harness.processes import clean_env, run, tool
+from harness.project_checks import GIT_IDENTITY, ProjectChecks
+from harness.rendering import VARIANTS
+from harness.template import TEMPLATE_ROOT, load_copier_config
 from packaging.version import Version
-from projects import GIT_IDENTITY, ProjectChecks
 
 ANSWERS_FILE = load_copier_config().get("_answers_file", ".copier-answers.yml")
 OLD_TAG = "v0.1.0"

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VARIANTS, assert_rendered
-from projects import ProjectChecks
+from harness.project_checks import ProjectChecks
+from harness.rendering import VARIANTS, assert_rendered
 
 pytestmark = pytest.mark.variant
 

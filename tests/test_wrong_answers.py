@@ -32,8 +32,9 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, clean_env, load_copier_config, run
 from copier._cli import CopierApp
+from harness.processes import clean_env, run
+from harness.template import TEMPLATE_ROOT, load_copier_config
 
 ROUTES = ("data", "data_file", "answers_file")
 

@@ -35,9 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import TEMPLATE_ROOT, clean_env, find_python, parse_env_file, run
-from matrix import questions
-from stack import HOST, Provisioner, free_port, parse_dockerfile
+from harness.dockerfile import parse_dockerfile
+from harness.files import parse_env_file
+from harness.interpreters import find_python
+from harness.machine import HOST, free_port
+from harness.matrix import questions
+from harness.processes import clean_env, run
+from harness.provisioning import Provisioner
+from harness.template import TEMPLATE_ROOT
 
 from .report import (
     BARE_FASTAPI,

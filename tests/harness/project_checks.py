@@ -20,15 +20,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import (
-    PYPI_SIMPLE,
-    clean_env,
-    parse_env_file,
-    pypi_serves_poetry,
-    python_for,
-    require_service,
-    run,
-)
+
+from .availability import require_service
+from .files import parse_env_file
+from .interpreters import python_for
+from .package_index import PYPI_SIMPLE, pypi_serves_poetry
+from .processes import clean_env, run
 
 # Commits made by the tests, whoever runs them: git needs an identity and must never prompt.
 GIT_IDENTITY = {

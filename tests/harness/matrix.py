@@ -11,14 +11,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
 import yaml
 from allpairspy import AllPairs
 
-TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+from .template import TEMPLATE_ROOT
+
 NOT_ASKED = "(not asked)"
 """The value of a question whose `when:` is false for the rest of the answers."""
 
