@@ -33,7 +33,7 @@ HOUSE_TAG = "1.0.0"
 HOUSE_NEXT_TAG = "1.1.0"
 HOUSE_TEMPLATE = TEMPLATE_ROOT / "docs" / "house-template"
 HOUSE_ANSWERS = ".copier-answers.house.yml"
-README_CHANGE = ("# {{ project_name }}", "# {{ project_name }}\n\n<!-- release 0.2.0 -->")
+NEW_FILE = ("CONTRIBUTING.md", "# Contributing\n\nOpen a merge request; CI must pass.\n")
 # The organisation's policy kept in its own repository: gitlab and kubernetes everywhere.
 POLICY = {
     "ci": "gitlab",
@@ -88,7 +88,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
             shutil.copy2(source, ours / name)
     git("init", "-q", cwd=ours)
     commit_all(ours, "This template, as it is", OLD_TAG)
-    replace_once(ours / "template" / "README.md.jinja", *README_CHANGE)
+    (ours / "template" / NEW_FILE[0]).write_text(NEW_FILE[1])
     commit_all(ours, "The next release", NEW_TAG)
 
     house = tmp_path_factory.mktemp("house-repo")
@@ -248,6 +248,7 @@ def test_house_layer_through_updates(templates: Templates, tmp_path: Path) -> No
     timings["update ours"] = copier("update", "--trust", "--defaults", cwd=project)
     commit_all(project, "Update the FastAPI template")
     assert recorded(project)["_commit"] == NEW_TAG
+    assert (project / NEW_FILE[0]).read_text() == NEW_FILE[1]
     assert (project / "CODEOWNERS").read_text() == codeowners, "our update touched house files"
     assert_passes(template_check(project))
 
@@ -271,8 +272,14 @@ def test_house_layer_through_updates(templates: Templates, tmp_path: Path) -> No
 
     copier("update", "--trust", "--defaults", "-d", "ci=github", cwd=project)
     commit_all(project, "Move to GitHub")
+    # The house layer follows the service's answers, and the policy names the one it pins.
+    copier("update", "--trust", "--defaults", f"--answers-file={HOUSE_ANSWERS}", cwd=project)
+    commit_all(project, "Update the house template")
+    assert recorded(project, HOUSE_ANSWERS)["service_ci"] == "github"
+    assert "/.github/workflows/ @acme/platform" in (project / "CODEOWNERS").read_text()
     drifted = template_check(project)
     assert_fails(drifted, "answer `ci`: the project records 'github', the policy pins 'gitlab'")
+    assert "House-owned files that differ from the template: 0" in drifted.stdout
     print("timings (s):", {step: round(seconds, 1) for step, seconds in timings.items()})
 
 

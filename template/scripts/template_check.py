@@ -46,7 +46,6 @@ POLICY_SECTION = "template_check"
 POLICY_SETTINGS = {"minimum_version", "house_owned"}
 
 
-
 def copiers_module(name: str) -> Any:
     """A module Copier depends on: `make template-check` runs this with Copier's Python."""
     try:
@@ -111,9 +110,9 @@ def render_recorded_version(project: Path, layer: str, destination: Path) -> Non
     for name in answers_files(project):
         shutil.copy2(project / name, destination / name)
     recopy = ["recopy", "--trust", "--defaults", "--overwrite", "--quiet", "--skip-tasks"]
+    options = [f"--answers-file={layer}", "--vcs-ref=:current:"]
     run(
-        [*copier_command(), *recopy, f"--answers-file={layer}", "--vcs-ref=:current:"]
-        + [str(destination)],
+        [*copier_command(), *recopy, *options, str(destination)],
         cwd=project,
         what=f"render the template version recorded in {layer}",
     )
@@ -279,10 +278,10 @@ def check(project: Path) -> int:
         for layer, rendering in renderings.items():
             rendering.mkdir()
             render_recorded_version(project, layer, rendering)
-            files = rendered_files(rendering, layers)
-            owner.update(dict.fromkeys(files, rendering))
+            layer_files = rendered_files(rendering, layers)
+            owner.update(dict.fromkeys(layer_files, rendering))
             if layer != ANSWERS_FILE:
-                house_layer_files.update(files)
+                house_layer_files.update(layer_files)
         recorded = load_yaml((project / ANSWERS_FILE).read_text(encoding="utf-8"), ANSWERS_FILE)
         policy = read_policy(renderings)
         patterns = house_owned_patterns(
