@@ -289,6 +289,8 @@ def test_make_template_check_leaves_no_trace(templates: Templates, tmp_path: Pat
     data_file = tmp_path / "answers.yml"
     data_file.write_text("package_manager: uv\n")
     generate(templates, project, data_file)
+    before = git("status", "--porcelain", "--ignored", cwd=project)
+    assert before == "!! .env\n"  # generated, ignored, never committed
     result = run(
         ["make", "template-check"],
         cwd=project,
@@ -298,8 +300,8 @@ def test_make_template_check_leaves_no_trace(templates: Templates, tmp_path: Pat
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "House-owned files that differ from the template: 0" in result.stdout
-    status = git("status", "--porcelain", "--ignored", cwd=project)
-    assert status == "", f"make template-check left files behind:\n{status}"
+    after = git("status", "--porcelain", "--ignored", cwd=project)
+    assert after == before, f"make template-check left files behind:\n{after}"
 
 
 def test_one_copier_requirement_everywhere(tmp_path: Path) -> None:
