@@ -217,8 +217,8 @@ NAMED_BUT_NOT_SHIPPED = {
     "*": re.compile(r"(uv|poetry)\.lock"),
     # The `notes` domain the page walks the reader through adding.
     "project/extending": re.compile(r"(.+/)?(test_)?notes?\.py"),
-    # A platform team's data file and a layered template's answers file.
-    "house-conventions": re.compile(r"org-defaults\.yml|\.copier-answers\.acme\.yml"),
+    # The answers file the example house template writes into a project.
+    "house-conventions": re.compile(r"\.copier-answers\.house\.yml"),
     # The production override the page writes.
     "deploying": re.compile(r"compose\.prod\.yaml"),
 }

@@ -1,34 +1,62 @@
-"""Compare this project with the template it was generated from (`make template-check`).
+"""Check this project against its templates and the platform team's policy (`make template-check`).
 
-1. `copier check-update` says whether a newer template version exists.
-2. The template version recorded in .copier-answers.yml (`_commit`) is rendered again with the
-   recorded answers into a temporary directory, and every file of that rendering is compared
-   with the project's copy. Files git ignores (such as .env) are skipped.
-3. The files that differ are listed in two groups: house-owned files, which the organisation
-   declares in `[tool.template-check] house-owned` (glob patterns) and projects must not change,
-   and every other file, which the project owns and may change. The house-owned list is read
-   from the template's rendering, so a project cannot drop a file from it; a project can add
-   patterns in its own pyproject.toml.
+1. `copier check-update` says whether a newer version of each template exists.
+2. Each template layer is rendered again, at the version and with the answers its answers file
+   records, into a temporary directory: this template (.copier-answers.yml) and any template
+   applied on top of it with its own answers file (.copier-answers.<name>.yml, such as a
+   platform team's house template). Every rendered file is compared with the project's copy;
+   files git ignores (such as .env) are skipped.
+3. The policy is read: the file named by the TEMPLATE_POLICY environment variable (a path or an
+   https URL), or else template-policy.yml as a layer renders it (a fork's or a house
+   template's). The project's own copy is never read, so a project cannot loosen it. Its
+   top-level keys are answers every project must record; `template_check.minimum_version` is
+   the oldest template release allowed; `template_check.house_owned` adds file patterns.
+4. House-owned files must not differ from the rendering: those matching a pattern of
+   `[tool.template-check] house-owned` (the template's list and the project's additions) or of
+   the policy, and every file a house layer renders. Other files belong to the project and are
+   listed for review only.
 
-Exit status: 0 when no house-owned file differs, 1 when one does, 2 when the check cannot run.
+Exit status: 0 when the project follows the policy and no house-owned file differs, 1 when it
+does not (each finding names the answer, the version or the file), 2 when the check cannot run.
 
-Copier is not a dependency of the project: it runs with `uvx` from PyPI, or with the command
-in the TEMPLATE_CHECK_COPIER environment variable (for example "copier" when it is installed).
+`make template-check` runs this with the Python Copier is installed in (through uvx), so it
+needs nothing from the project's environment and leaves nothing in the project. The
+TEMPLATE_CHECK_COPIER environment variable replaces the Copier command (for example "copier").
 """
 
 import difflib
 import fnmatch
+import importlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import tomllib
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 ANSWERS_FILE = ".copier-answers.yml"
-COPIER = "uvx --from copier>=9.19,<10 --with copier-template-extensions>=0.3.4 copier"
+LAYER_ANSWERS_FILES = ".copier-answers.*.yml"
+POLICY_FILE = "template-policy.yml"
+POLICY_SECTION = "template_check"
+POLICY_SETTINGS = {"minimum_version", "house_owned"}
+
+
+def copiers_module(name: str) -> Any:
+    """A module Copier depends on: `make template-check` runs this with Copier's Python."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        print(f"error: {name} is missing; run this with `make template-check`", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+yaml = copiers_module("yaml")
+version = copiers_module("packaging.version")
 
 
 class CheckError(Exception):
@@ -36,7 +64,9 @@ class CheckError(Exception):
 
 
 def copier_command() -> list[str]:
-    return shlex.split(os.environ.get("TEMPLATE_CHECK_COPIER", COPIER))
+    if command := os.environ.get("TEMPLATE_CHECK_COPIER"):
+        return shlex.split(command)
+    return [sys.executable, "-m", "copier"]
 
 
 def run(command: list[str], cwd: Path, what: str) -> str:
@@ -53,22 +83,48 @@ def run(command: list[str], cwd: Path, what: str) -> str:
     return result.stdout
 
 
-def render_recorded_version(project: Path, destination: Path) -> None:
-    """Render the recorded template version with the recorded answers into `destination`."""
-    shutil.copy2(project / ANSWERS_FILE, destination / ANSWERS_FILE)
+def load_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        message = f"{source} is not valid YAML: {error}"
+        raise CheckError(message) from error
+    if not isinstance(data, dict):
+        message = f"{source} must be a mapping of names to values"
+        raise CheckError(message)
+    return data
+
+
+def answers_files(project: Path) -> list[str]:
+    """This template's answers file first, then those of the layers applied on top of it."""
+    layers = sorted(path.name for path in project.glob(LAYER_ANSWERS_FILES))
+    return [ANSWERS_FILE, *layers]
+
+
+def render_recorded_version(project: Path, layer: str, destination: Path) -> None:
+    """Render one layer at its recorded version with its recorded answers into `destination`.
+
+    Every answers file goes along, so a layer reading another's answers (`_external_data`)
+    finds them as it does in the project.
+    """
+    for name in answers_files(project):
+        shutil.copy2(project / name, destination / name)
     recopy = ["recopy", "--trust", "--defaults", "--overwrite", "--quiet", "--skip-tasks"]
+    options = [f"--answers-file={layer}", "--vcs-ref=:current:"]
     run(
-        [*copier_command(), *recopy, "--vcs-ref=:current:", str(destination)],
+        [*copier_command(), *recopy, *options, str(destination)],
         cwd=project,
-        what="render the recorded template version",
+        what=f"render the template version recorded in {layer}",
     )
 
 
-def rendered_files(root: Path) -> list[str]:
+def rendered_files(root: Path, skipped: list[str]) -> list[str]:
     return sorted(
-        path.relative_to(root).as_posix()
+        relative
         for path in root.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(root).parts
+        if path.is_file()
+        and ".git" not in path.relative_to(root).parts
+        and (relative := path.relative_to(root).as_posix()) not in skipped
     )
 
 
@@ -93,6 +149,95 @@ def house_owned_patterns(*pyprojects: Path) -> list[str]:
             declared = config.get("tool", {}).get("template-check", {}).get("house-owned", [])
             patterns += [str(pattern) for pattern in declared]
     return patterns
+
+
+def read_policy(renderings: dict[str, Path]) -> tuple[str, dict[str, Any]] | None:
+    """The policy's source and contents: TEMPLATE_POLICY, else the layers' template-policy.yml."""
+    if location := os.environ.get("TEMPLATE_POLICY"):
+        if location.startswith(("https://", "http://")):
+            try:
+                with urllib.request.urlopen(location, timeout=30) as response:  # noqa: S310
+                    text = response.read().decode()
+            except OSError as error:
+                message = f"cannot read the policy at {location} (TEMPLATE_POLICY): {error}"
+                raise CheckError(message) from error
+        else:
+            path = Path(location).expanduser()
+            if not path.is_file():
+                message = f"the policy file {location} (TEMPLATE_POLICY) does not exist"
+                raise CheckError(message)
+            text = path.read_text(encoding="utf-8")
+        return location, load_yaml(text, location)
+    found = None
+    for layer, rendering in renderings.items():
+        if (rendering / POLICY_FILE).is_file():
+            found = (f"{POLICY_FILE} of {layer}", rendering / POLICY_FILE)
+    if found is None:
+        return None
+    source, path = found
+    return source, load_yaml(path.read_text(encoding="utf-8"), source)
+
+
+def policy_settings(source: str, policy: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """The policy's minimum template version and house-owned patterns, checked for typos."""
+    settings = policy.get(POLICY_SECTION) or {}
+    if not isinstance(settings, dict) or not set(settings) <= POLICY_SETTINGS:
+        known = ", ".join(sorted(POLICY_SETTINGS))
+        message = f"{source}: `{POLICY_SECTION}` takes only these settings: {known}"
+        raise CheckError(message)
+    patterns = settings.get("house_owned") or []
+    if not isinstance(patterns, list):
+        message = f"{source}: `{POLICY_SECTION}.house_owned` must be a list of file patterns"
+        raise CheckError(message)
+    minimum = settings.get("minimum_version")
+    if minimum is not None:
+        try:
+            version.Version(str(minimum))
+        except version.InvalidVersion as error:
+            message = f"{source}: `{POLICY_SECTION}.minimum_version` {minimum!r} is not a version"
+            raise CheckError(message) from error
+    return (None if minimum is None else str(minimum)), [str(pattern) for pattern in patterns]
+
+
+def comparable(value: Any) -> Any:
+    """Answers as text, so 3.12 and "3.12" agree; a multiple choice's order does not matter."""
+    if isinstance(value, list):
+        return sorted(str(item) for item in value)
+    return str(value)
+
+
+def answer_findings(policy: dict[str, Any], recorded: dict[str, Any]) -> list[str]:
+    findings = []
+    for name, pinned in policy.items():
+        if name == POLICY_SECTION:
+            continue
+        if name not in recorded:
+            findings.append(f"answer `{name}`: not recorded, the policy pins {pinned!r}")
+        elif comparable(recorded[name]) != comparable(pinned):
+            findings.append(
+                f"answer `{name}`: the project records {recorded[name]!r}, "
+                f"the policy pins {pinned!r}"
+            )
+    return findings
+
+
+def release_of(commit: str) -> Any:
+    """The release a recorded `_commit` is at or after ("v1.2.0", "v1.2.0-3-gabc1234"), or None."""
+    try:
+        return version.Version(re.sub(r"-\d+-g[0-9a-f]+$", "", commit))
+    except version.InvalidVersion:
+        return None
+
+
+def version_findings(minimum: str | None, commit: str) -> list[str]:
+    if minimum is None:
+        return []
+    release = release_of(commit)
+    if release is None:
+        return [f"template version {commit!r} is not a release; the policy requires {minimum}"]
+    if release < version.Version(minimum):
+        return [f"template version {commit} is older than the policy's minimum, {minimum}"]
+    return []
 
 
 def is_house_owned(path: str, patterns: list[str]) -> bool:
@@ -121,35 +266,67 @@ def check(project: Path) -> int:
     if not (project / ANSWERS_FILE).is_file():
         message = f"{ANSWERS_FILE} not found in {project}: run this from the project's root"
         raise CheckError(message)
-    print(run([*copier_command(), "check-update"], cwd=project, what="check for updates").strip())
+    layers = answers_files(project)
+    for layer in layers:
+        update = [*copier_command(), "check-update", f"--answers-file={layer}"]
+        print(f"{layer}: {run(update, cwd=project, what='check for updates').strip()}")
 
     with tempfile.TemporaryDirectory(prefix="template-check-") as temporary:
-        rendering = Path(temporary)
-        render_recorded_version(project, rendering)
-        paths = [path for path in rendered_files(rendering) if path != ANSWERS_FILE]
+        renderings = {layer: Path(temporary) / str(number) for number, layer in enumerate(layers)}
+        owner: dict[str, Path] = {}  # each file as the last layer rendering it renders it
+        house_layer_files: set[str] = set()
+        for layer, rendering in renderings.items():
+            rendering.mkdir()
+            render_recorded_version(project, layer, rendering)
+            layer_files = rendered_files(rendering, layers)
+            owner.update(dict.fromkeys(layer_files, rendering))
+            if layer != ANSWERS_FILE:
+                house_layer_files.update(layer_files)
+        recorded = load_yaml((project / ANSWERS_FILE).read_text(encoding="utf-8"), ANSWERS_FILE)
+        policy = read_policy(renderings)
+        patterns = house_owned_patterns(
+            renderings[ANSWERS_FILE] / "pyproject.toml", project / "pyproject.toml"
+        )
+        findings = []
+        if policy is not None:
+            source, rules = policy
+            minimum, policy_patterns = policy_settings(source, rules)
+            patterns += policy_patterns
+            print(f"Policy: {source}")
+            findings += answer_findings(rules, recorded)
+            findings += version_findings(minimum, str(recorded.get("_commit", "")))
+
+        paths = sorted(owner)
         ignored = ignored_by_git(project, paths)
-        patterns = house_owned_patterns(rendering / "pyproject.toml", project / "pyproject.toml")
         drift = {
             path: change
             for path in paths
-            if path not in ignored and (change := difference(project, rendering, path))
+            if path not in ignored and (change := difference(project, owner[path], path))
         }
-        house = {path: change for path, change in drift.items() if is_house_owned(path, patterns)}
-        diffs = [unified_diff(project, rendering, path) for path in house]
+        house = {
+            path: change
+            for path, change in drift.items()
+            if path in house_layer_files or is_house_owned(path, patterns)
+        }
+        diffs = [unified_diff(project, owner[path], path) for path in house]
 
     owned = {path: change for path, change in drift.items() if path not in house}
-    print(f"Compared {len(paths)} files with the recorded template version.")
+    print(f"Compared {len(paths)} files with the recorded template versions.")
     for title, files in (("Project-owned", owned), ("House-owned", house)):
         print(f"{title} files that differ from the template: {len(files)}")
         for path, change in files.items():
             print(f"  {path} ({change})")
-    if not house:
+    if diffs:
+        print("\n".join(diffs))
+    if house:
+        findings.append(f"house-owned files differ from the template: {', '.join(house)}.")
+    if not findings:
         return 0
-    print("\n".join(diffs))
-    names = ", ".join(house)
+    print("error: the project does not follow the house policy:", file=sys.stderr)
+    for finding in findings:
+        print(f"  {finding}", file=sys.stderr)
     print(
-        f"error: house-owned files differ from the template: {names}. Undo the change, or "
-        "propose it to the template's owners and take it with `copier update`.",
+        "Undo the change, or propose it to the platform team: its policy and templates decide.",
         file=sys.stderr,
     )
     return 1
