@@ -106,11 +106,14 @@ BROKERS = {
 
 
 def load_sibling(name: str) -> ModuleType:
-    """Another module of extensions/: Copier loads each one by its file path, not as a package."""
-    module_name = f"template_extensions_{name}"
+    """Another module of extensions/: Copier loads each one by its file path, not as a package.
+
+    Keyed by the path, since `copier update` renders two versions of the template in one process.
+    """
+    path = Path(__file__).with_name(f"{name}.py")
+    module_name = f"template_extensions_{name}_{hashlib.sha256(bytes(path)).hexdigest()[:12]}"
     if (module := sys.modules.get(module_name)) is not None:
         return module
-    path = Path(__file__).with_name(f"{name}.py")
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
