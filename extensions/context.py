@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 import secrets
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from copier_template_extensions import ContextHook
@@ -110,6 +113,23 @@ BROKERS = {
         "service": "rabbitmq",
     },
 }
+
+
+def load_sibling(name: str) -> ModuleType:
+    """Another module of extensions/: Copier loads each one by its file path, not as a package.
+
+    Keyed by the path, since `copier update` renders two versions of the template in one process.
+    """
+    path = Path(__file__).with_name(f"{name}.py")
+    module_name = f"template_extensions_{name}_{hashlib.sha256(bytes(path)).hexdigest()[:12]}"
+    if (module := sys.modules.get(module_name)) is not None:
+        return module
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def record_absolute_source(answers: dict[str, Any]) -> None:
@@ -243,20 +263,6 @@ class DerivedValues(ContextHook):
             context["broker_url_in_stack"] = urls["url"].format(host=service)
             context["result_backend"] = urls["result_backend"].format(host="localhost")
             context["result_backend_in_stack"] = urls["result_backend"].format(host=service)
-        # Settings that carry credentials: deployment manifests take them from a secret store,
-        # never from committed configuration. A URL with user info ("user:password@") does.
-        secret_settings = ["SECRET_KEY"] if context["has_users"] else []
-        if context["has_database_server"]:
-            secret_settings.append("DATABASE_URL")
-        if "@" in context.get("broker_url", ""):
-            secret_settings.append("CELERY_BROKER_URL")
-        if context["has_sentry"]:
-            secret_settings.append("SENTRY_DSN")
-        # Digests cannot be turned back into keys, but who may call the service is decided by
-        # whoever can change them: they are kept with the credentials.
-        if context["has_settings_api_keys"]:
-            secret_settings.append("API_KEY_DIGESTS")
-        context["secret_settings"] = secret_settings
         # The compose services the application talks to, as opposed to those it is built into.
         context["backing_services"] = [
             name
@@ -283,3 +289,7 @@ class DerivedValues(ContextHook):
                 "key": key,
                 "digest": hashlib.sha256(key.encode()).hexdigest(),
             }
+        # The settings catalogue (extensions/settings.py) as these answers have it: config.py's
+        # fields, .env.example, .env, the ConfigMap, the Secret's keys, compose and CI.
+        python_string = load_sibling("encoding").python_string
+        load_sibling("settings").derive(context, python_string)

@@ -44,20 +44,25 @@ MIGRATIONS = load_copier_config().get("_migrations", [])
 NEW_TAG = f"v{max([Version('0.2.0'), *(Version(str(m['version'])) for m in MIGRATIONS)])}"
 CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 
+HEALTH_CHECK_ROW = (
+    '                "Per-dependency timeout of GET /health/ready.",\n'
+    '                constraints="gt=0",\n'
+    "            ),\n"
+)
 # What the next template version changes: (file under template/, text, replacement). Each text
 # must occur exactly once, so a template change that moves it fails here, not silently.
 TEMPLATE_CHANGES = [
-    (  # a new setting
-        "app/core/config.py.jinja",
-        "    health_check_timeout_seconds: float = Field(default=3.0, gt=0)\n",
-        "    health_check_timeout_seconds: float = Field(default=3.0, gt=0)\n"
-        "    request_timeout_seconds: float = Field(default=30.0, gt=0)\n",
-    ),
-    (
-        ".env.example.jinja",
-        "HEALTH_CHECK_TIMEOUT_SECONDS=3\n",
-        "HEALTH_CHECK_TIMEOUT_SECONDS=3\n# Upper bound for handling one request.\n"
-        "REQUEST_TIMEOUT_SECONDS=30\n",
+    (  # a new setting: one row of the settings catalogue, outside template/
+        "../extensions/settings.py",
+        HEALTH_CHECK_ROW,
+        HEALTH_CHECK_ROW
+        + "            Setting(\n"
+        + '                "REQUEST_TIMEOUT_SECONDS",\n'
+        + '                "float",\n'
+        + "                30.0,\n"
+        + '                "Upper bound for handling one request.",\n'
+        + '                constraints="gt=0",\n'
+        + "            ),\n",
     ),
     ("pyproject.toml.jinja", '"structlog>=24.4",', '"structlog>=25.1",'),  # a raised bound
     (  # files the developer edits too, elsewhere
