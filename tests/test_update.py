@@ -73,7 +73,7 @@ TEMPLATE_CHANGES = [
         "with JWT authentication (short-lived access tokens and rotating refresh tokens).",
     ),
     (
-        "app/api/v1/router.py.jinja",
+        "app/api/router.py.jinja",
         'from fastapi import APIRouter{{ ", Depends" if has_api_keys }}\n',
         '"""Version 1 of the HTTP API: every endpoint router, under /api/v1."""\n\n'
         'from fastapi import APIRouter{{ ", Depends" if has_api_keys }}\n',
@@ -85,7 +85,7 @@ TEMPLATE_CHANGES_ARRIVED = [
     (".env.example", "REQUEST_TIMEOUT_SECONDS=30"),
     ("pyproject.toml", '"structlog>=25.1",'),
     ("README.md", "(short-lived access tokens and rotating refresh tokens)"),
-    ("app/api/v1/router.py", '"""Version 1 of the HTTP API'),
+    ("app/api/router.py", '"""Version 1 of the HTTP API'),
 ]
 
 PING_ENDPOINT = """from fastapi import APIRouter
@@ -112,7 +112,7 @@ README_EDIT = (
 USER_EDITS_KEPT = [
     ("app/api/v1/endpoints/ping.py", 'return {"ping": "pong"}'),
     ("tests/test_ping.py", "async def test_ping"),
-    ("app/api/v1/router.py", "api_router.include_router(ping.router)"),
+    ("app/api/router.py", "api_router.include_router(ping.router)"),
     ("app/core/config.py", "refresh_token_expire_days: int = Field(default=30, gt=0)"),
     ("pyproject.toml", '"orjson>=3.10",'),
     ("README.md", README_EDIT[1]),
@@ -241,7 +241,7 @@ def edit_like_a_developer(project: Path) -> str:
     extra dependency and an edited README paragraph, committed; returns the commit."""
     (project / "app/api/v1/endpoints/ping.py").write_text(PING_ENDPOINT)
     (project / "tests/test_ping.py").write_text(PING_TEST)
-    router = project / "app/api/v1/router.py"
+    router = project / "app/api/router.py"
     text = add_import(
         r"^from app\.api\.v1\.endpoints import (?P<members>.+)$", router.read_text(), "ping"
     )
@@ -444,7 +444,7 @@ def test_update_changes_an_answer(
         project,
         [
             ("app/core/celery_app.py", "Celery("),
-            ("app/tasks/notifications.py", "def "),
+            ("app/accounts/tasks.py", "def "),
             ("pyproject.toml", '"celery[redis]>=5.7",'),
             ("compose.yaml", "worker:"),
             *USER_EDITS_KEPT,

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 import uvloop
 from app.core.config import get_settings
 from app.core.database import create_engine, create_session_factory
-from app.models.user import User
+from app.accounts.models import User
 from sqlalchemy import select
 
 READS = 2000
