@@ -8,10 +8,6 @@ from app.accounts.authentication import revoke_tokens
 from app.accounts.models import User
 from app.accounts.repository import UserRepository
 from app.accounts.schemas import UserAdminUpdate, UserCreate, UserUpdate
-{% if has_celery %}
-from app.accounts.tasks import send_welcome_email
-from app.core.celery_app import enqueue
-{% endif %}
 from app.core.errors import ConflictError, NotFoundError
 from app.core.security import hash_password
 
@@ -20,18 +16,6 @@ class UserService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.users = UserRepository(session)
-
-    async def signup(self, data: UserCreate) -> User:
-{% if has_celery %}
-        """Register a user and queue their welcome email."""
-        user = await self.register(data)
-        # The user's row, committed without `welcome_email_sent_at`, records that the email is
-        # owed: if the broker is down, the periodic `deliver_pending_welcome_emails` sends it.
-        await enqueue(send_welcome_email, str(user.id))
-        return user
-{% else %}
-        return await self.register(data)
-{% endif %}
 
     async def register(self, data: UserCreate, *, is_superuser: bool = False) -> User:
         # Hashing first: it may queue behind other hashes, and holds no connection meanwhile.
