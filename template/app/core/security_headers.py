@@ -28,4 +28,3 @@ def security_headers(path: str, *, hsts: bool) -> dict[str, str]:
     if hsts:
         headers["Strict-Transport-Security"] = HSTS
     return headers
-
