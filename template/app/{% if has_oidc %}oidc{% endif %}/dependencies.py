@@ -6,7 +6,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.errors import ForbiddenError, UnauthorizedError
-from app.oidc.verifier import Principal, TokenVerifier
+from app.core.principal import Principal
+from app.oidc.verifier import TokenVerifier
 
 bearer_scheme = HTTPBearer(
     bearerFormat="JWT",
@@ -32,7 +33,7 @@ def permission_required(permission: str) -> Any:
     """A route dependency refusing callers whose token does not grant `permission`."""
 
     async def check(principal: CurrentPrincipal) -> None:
-        if permission not in principal.permissions:
+        if permission not in principal.scopes:
             msg = f"This action requires the {permission!r} permission."
             raise ForbiddenError(msg, code="insufficient_scope")
 

@@ -13,7 +13,6 @@ import asyncio
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -23,20 +22,13 @@ import structlog
 
 from app.core.config import Settings
 from app.core.errors import AppError, UnauthorizedError
+from app.core.principal import Principal
 
 logger = structlog.get_logger(__name__)
 
 # OAuth 2.0 scopes: "scope" is a space-separated string (RFC 8693); Microsoft Entra uses "scp".
 SCOPE_CLAIMS = ("scope", "scp")
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller: the token's subject and the permissions its scopes and roles grant."""
-
-    subject: str
-    permissions: frozenset[str]
 
 
 class InvalidTokenError(UnauthorizedError):
@@ -188,7 +180,7 @@ class TokenVerifier:
             raise InvalidTokenError(f"The token is not valid: {exc}.") from exc
         return Principal(
             subject=str(claims["sub"]),
-            permissions=permissions_of(
+            scopes=permissions_of(
                 claims, settings.oidc_roles_claim, settings.oidc_role_permissions
             ),
         )
