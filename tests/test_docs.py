@@ -215,7 +215,7 @@ NAMED_BUT_NOT_SHIPPED = {
     # Written by `make install` in a generated project.
     "*": re.compile(r"(uv|poetry)\.lock"),
     # The `notes` domain the page walks the reader through adding.
-    "project/extending": re.compile(r"(.+/)?(test_)?notes?\.py"),
+    "project/extending": re.compile(r"(.+/)?(test_)?notes?\.py|app/notes/\w+\.py"),
     # A platform team's data file and a layered template's answers file.
     "house-conventions": re.compile(r"org-defaults\.yml|\.copier-answers\.acme\.yml"),
     # The production override the page writes.
