@@ -205,6 +205,30 @@ class DerivedValues(ContextHook):
             or bool(context.get("include_examples"))
         )
         context["has_celery"] = broker != "none"
+        # The domain packages under app/ that this project has, and what each contributes:
+        # routers mounted under /api/v1 (in this order), Celery task modules.
+        examples = bool(context.get("include_examples"))
+        context["domain_routers"] = [
+            *([("app.api_keys.router", "api_keys_router")] if context["has_api_keys"] else []),
+            *(
+                [
+                    ("app.accounts.auth_router", "auth_router"),
+                    ("app.accounts.users_router", "users_router"),
+                ]
+                if context["has_users"]
+                else []
+            ),
+            *([("app.oidc.router", "me_router")] if context["has_oidc"] else []),
+            *([("app.items.router", "items_router")] if examples else []),
+        ]
+        context["table_models"] = [
+            *([("app.accounts.models", ["RefreshToken", "User"])] if context["has_users"] else []),
+            *([("app.api_keys.models", ["ApiKey"])] if context["has_stored_api_keys"] else []),
+            *([("app.items.models", ["Item"])] if examples else []),
+        ]
+        context["task_modules"] = ["app.core.heartbeat"] + (
+            ["app.accounts.tasks"] if context["has_users"] else []
+        )
         context["has_redis"] = "redis" in (broker, cache)
         context["has_cache"] = cache == "redis"
         context["has_metrics"] = "prometheus" in observability
@@ -283,7 +307,7 @@ class DerivedValues(ContextHook):
         # A fresh key for the generated .env; .env is never overwritten on update.
         context["generated_secret_key"] = secrets.token_urlsafe(48)
         if context["has_settings_api_keys"]:
-            # As app/core/api_keys.py makes them, for the one caller the generated .env admits.
+            # As app/api_keys/keys.py makes them, for the one caller the generated .env admits.
             key = "ak_" + secrets.token_urlsafe(32)
             context["generated_api_key"] = {
                 "key": key,

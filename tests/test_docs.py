@@ -216,7 +216,7 @@ NAMED_BUT_NOT_SHIPPED = {
     # Written by `make install` in a generated project.
     "*": re.compile(r"(uv|poetry)\.lock"),
     # The `notes` domain the page walks the reader through adding.
-    "project/extending": re.compile(r"(.+/)?(test_)?notes?\.py"),
+    "project/extending": re.compile(r"(.+/)?(test_)?notes?\.py|app/notes/\w+\.py"),
     # The answers file the example house template writes into a project.
     "house-conventions": re.compile(r"\.copier-answers\.house\.yml"),
     # The production override the page writes.

@@ -169,7 +169,7 @@ def test_auth_defaults_to_none_without_a_database(tmp_path: Path) -> None:
     answers = yaml.safe_load((out / ".copier-answers.yml").read_text())
     assert answers["auth"] == "none"
     assert "include_examples" not in answers
-    assert not (out / "app" / "api" / "v1" / "endpoints" / "items.py").exists()
+    assert not (out / "app" / "items").exists()
 
 
 def test_design_questions_exist(config: dict[str, Any]) -> None:

@@ -18,7 +18,6 @@ which names their databases, and drops those databases at the end.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -71,10 +70,9 @@ TEMPLATE_CHANGES = [
         "with JWT authentication (short-lived access tokens and rotating refresh tokens).",
     ),
     (
-        "app/api/v1/router.py.jinja",
-        'from fastapi import APIRouter{{ ", Depends" if has_api_keys }}\n',
-        '"""Version 1 of the HTTP API: every endpoint router, under /api/v1."""\n\n'
-        'from fastapi import APIRouter{{ ", Depends" if has_api_keys }}\n',
+        "app/api/router.py.jinja",
+        '"""Every domain\'s router, mounted under /api/v1."""\n',
+        '"""Version 1 of the HTTP API: every domain\'s router, under /api/v1."""\n',
     ),
 ]
 # What arrives in the project from TEMPLATE_CHANGES: (file, text).
@@ -83,7 +81,7 @@ TEMPLATE_CHANGES_ARRIVED = [
     (".env.example", "REQUEST_TIMEOUT_SECONDS=30"),
     ("pyproject.toml", '"structlog>=25.1",'),
     ("README.md", "(short-lived access tokens and rotating refresh tokens)"),
-    ("app/api/v1/router.py", '"""Version 1 of the HTTP API'),
+    ("app/api/router.py", '"""Version 1 of the HTTP API'),
 ]
 
 PING_ENDPOINT = """from fastapi import APIRouter
@@ -108,9 +106,9 @@ README_EDIT = (
 )
 # What the developer's edits leave in the project: (file, text).
 USER_EDITS_KEPT = [
-    ("app/api/v1/endpoints/ping.py", 'return {"ping": "pong"}'),
+    ("app/ping/router.py", 'return {"ping": "pong"}'),
     ("tests/test_ping.py", "async def test_ping"),
-    ("app/api/v1/router.py", "api_router.include_router(ping.router)"),
+    ("app/api/router.py", "api_router.include_router(ping_router)"),
     ("app/core/config.py", "refresh_token_expire_days: int = Field(default=30, gt=0)"),
     ("pyproject.toml", '"orjson>=3.10",'),
     ("README.md", README_EDIT[1]),
@@ -226,24 +224,29 @@ def generate(
     return commit_all(project, "Generate from the template")
 
 
-def add_import(line_pattern: str, text: str, name: str) -> str:
-    """Add `name` to the sorted member list of the import line matching `line_pattern`."""
-    match = re.search(line_pattern, text, re.M)
-    assert match, f"no line matches {line_pattern!r}"
-    members = sorted({*match["members"].split(", "), name})
-    return text[: match.start("members")] + ", ".join(members) + text[match.end("members") :]
+def add_import(text: str, statement: str) -> str:
+    """Add `statement` (a `from app... import ...` line) to the module's sorted imports."""
+    lines = text.splitlines(keepends=True)
+    first_party = [n for n, line in enumerate(lines) if line.startswith("from app.")]
+    if not first_party:  # only third-party imports: a section of its own after them
+        last = max(n for n, line in enumerate(lines) if line.startswith(("from ", "import ")))
+        lines[last + 1 : last + 1] = ["\n", statement + "\n"]
+        return "".join(lines)
+    after = [n for n in first_party if lines[n] > statement]
+    lines.insert(after[0] if after else first_party[-1] + 1, statement + "\n")
+    return "".join(lines)
 
 
 def edit_like_a_developer(project: Path) -> str:
     """A new endpoint with its test and its authorization entry, a changed setting default, an
     extra dependency and an edited README paragraph, committed; returns the commit."""
-    (project / "app/api/v1/endpoints/ping.py").write_text(PING_ENDPOINT)
+    (project / "app/ping").mkdir()
+    (project / "app/ping/__init__.py").write_text('"""A domain of the developer\'s own."""\n')
+    (project / "app/ping/router.py").write_text(PING_ENDPOINT)
     (project / "tests/test_ping.py").write_text(PING_TEST)
-    router = project / "app/api/v1/router.py"
-    text = add_import(
-        r"^from app\.api\.v1\.endpoints import (?P<members>.+)$", router.read_text(), "ping"
-    )
-    router.write_text(text + "api_router.include_router(ping.router)\n")
+    router = project / "app/api/router.py"
+    text = add_import(router.read_text(), "from app.ping.router import router as ping_router")
+    router.write_text(text + "api_router.include_router(ping_router)\n")
     authorization = project / "tests/test_authorization.py"
     if authorization.exists():  # every auth but none: it fails for an unclassified endpoint
         api_keys_guard_v1 = recorded_answers(project)["auth"] == "api_key"
@@ -442,7 +445,7 @@ def test_update_changes_an_answer(
         project,
         [
             ("app/core/celery_app.py", "Celery("),
-            ("app/tasks/notifications.py", "def "),
+            ("app/accounts/tasks.py", "def "),
             ("pyproject.toml", '"celery[redis]>=5.7",'),
             ("compose.yaml", "worker:"),
             *USER_EDITS_KEPT,

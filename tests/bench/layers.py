@@ -18,9 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 import uvloop
+from app.accounts.models import User
 from app.core.config import get_settings
 from app.core.database import create_engine, create_session_factory
-from app.models.user import User
 from sqlalchemy import select
 
 READS = 2000

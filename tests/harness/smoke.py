@@ -61,7 +61,7 @@ def expect(status: int, payload: Any, wanted: int, what: str) -> Any:
     return payload
 
 
-HEARTBEAT_TASK = "app.tasks.heartbeat.heartbeat"
+HEARTBEAT_TASK = "app.core.heartbeat.heartbeat"
 
 
 def task_completed(worker_log: str, event: str, marker: str, task: str) -> bool:

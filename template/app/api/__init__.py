@@ -1,1 +1,1 @@
-"""HTTP layer: dependencies, routers and thin endpoints."""
+"""HTTP entry points: mounts each domain's router under /api/v1, health checks and the docs."""

@@ -1,1 +1,1 @@
-"""Cross-cutting infrastructure: configuration, database, security, logging, errors."""
+"""What every domain shares: configuration, database, Redis, Celery, logging, errors, security."""

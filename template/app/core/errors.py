@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.core.logging import current_request_id
-from app.middleware.security_headers import security_headers
+from app.core.security_headers import security_headers
 
 
 class AppError(Exception):

@@ -1,1 +1,0 @@
-"""Endpoint modules: validate input, call a service, return a schema."""

@@ -1,1 +1,0 @@
-"""Business logic. Services raise `app.core.errors` errors and never import FastAPI."""

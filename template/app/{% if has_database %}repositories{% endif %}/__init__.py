@@ -1,1 +1,0 @@
-"""Data access: one repository per aggregate; no business rules here."""

@@ -1,0 +1,1 @@
+"""OpenID Connect: access tokens from an external identity provider become the principal."""

@@ -1,0 +1,1 @@
+"""Accounts: users, sign-up, login, token refresh and revocation, password change."""

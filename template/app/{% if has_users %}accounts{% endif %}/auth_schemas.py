@@ -1,0 +1,27 @@
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.core.schemas import StorableText
+
+
+class LoginForm(BaseModel):
+    """The OAuth2 password grant (RFC 6749, section 4.3.2), sent as a form: `username` carries
+    the email. A form has no null, and an empty field counts as a missing one, so the schema
+    says neither is accepted."""
+
+    grant_type: Literal["password"] = "password"
+    username: StorableText = Field(min_length=1, max_length=320)
+    password: StorableText = Field(min_length=1)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = Field(default="bearer")
+    expires_in: int
+    """Seconds until the access token expires."""
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: StorableText
