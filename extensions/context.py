@@ -182,12 +182,10 @@ class DerivedValues(ContextHook):
             observability = []
 
         context["has_database"] = database is not None
-        # Tables and item schemas are SQLModel classes; sessions are SQLModel's AsyncSession.
+        # Tables and item schemas are SQLModel classes. Sessions and repositories are the same
+        # SQLAlchemy ones with either ORM (SQLModel's AsyncSession deprecates `scalars()`).
         context["is_sqlmodel"] = orm == "sqlmodel"
         context["orm_name"] = "SQLModel" if orm == "sqlmodel" else "SQLAlchemy 2.0"
-        context["async_session_module"] = (
-            "sqlmodel.ext.asyncio.session" if orm == "sqlmodel" else "sqlalchemy.ext.asyncio"
-        )
         # Accounts (users, passwords, refresh tokens) exist with JWT auth only.
         context["has_users"] = auth == "jwt"
         # A resource server: bearer tokens from an external OpenID Connect issuer, no accounts.

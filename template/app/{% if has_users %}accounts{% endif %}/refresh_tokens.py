@@ -1,9 +1,10 @@
 import uuid
 from datetime import datetime
 
-from sqlmodel import col, delete, update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.models import col
 from app.accounts.models import RefreshToken
 
 
@@ -21,14 +22,14 @@ class RefreshTokenRepository:
         return await self.session.get(RefreshToken, token_id, with_for_update=True)
 
     async def revoke_family(self, family_id: uuid.UUID, *, at: datetime) -> None:
-        await self.session.exec(
+        await self.session.execute(
             update(RefreshToken)
             .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
             .values(revoked_at=at)
         )
 
     async def delete_expired(self, now: datetime) -> int:
-        result = await self.session.exec(
+        result = await self.session.execute(
             delete(RefreshToken).where(col(RefreshToken.expires_at) < now)
         )
-        return result.rowcount
+        return int(getattr(result, "rowcount", 0))
