@@ -590,3 +590,141 @@ def test_template_check_fails_on_house_owned_drift(versions: Versions, tmp_path:
     assert "  Dockerfile (changed)" in drifted.stdout
     assert "+USER root" in drifted.stdout
     assert "house-owned files differ from the template: Dockerfile." in drifted.stderr
+
+
+# ---------------------------------------------------------------- make update (scripts/update.py)
+
+README_CONFLICT = (
+    "with JWT authentication (access tokens and rotating refresh tokens).",
+    "with JWT authentication (access tokens for 15 minutes, refresh tokens for 14 days).",
+)
+
+
+def update_script(project: Path, *options: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """scripts/update.py with the template's own Copier (the Makefile's uvx is tested apart)."""
+    return run(
+        [tool("python"), "scripts/update.py", *options],
+        cwd=project,
+        env=clean_env(**GIT_IDENTITY, TEMPLATE_UPDATE_COPIER=tool("copier"), **env),
+        step="scripts/update.py",
+        check=False,
+    )
+
+
+def generate_with_a_conflicting_edit(versions: Versions, project: Path) -> None:
+    """A project whose README line the next release rewords too, committed."""
+    generate(versions.repo, OLD_TAG, project, {"project_slug": project.name})
+    replace_once(project / "README.md", *README_CONFLICT)
+    commit_all(project, "Say how long tokens live")
+
+
+def listed_conflicts(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The files (with their kinds) the script listed as conflicted."""
+    return re.findall(r"^  (\S+ \(.+\))$", result.stderr, re.M)
+
+
+def untracked_and_ignored(project: Path) -> list[str]:
+    return git("status", "--porcelain", "--ignored", "--untracked-files=all", cwd=project).split(
+        "\n"
+    )
+
+
+def test_make_update_without_conflicts_exits_0_and_leaves_only_its_changes(
+    versions: Versions, tmp_path: Path
+) -> None:
+    """`make update` as a developer runs it: Copier from PyPI through uvx, at the template's
+    supported version with its extension package; nothing but the update's changes left."""
+    project = tmp_path / "tplupd-make-update"
+    generate(versions.repo, OLD_TAG, project, {"project_slug": project.name})
+    edit_like_a_developer(project)
+    ignored_before = {line for line in untracked_and_ignored(project) if line.startswith("!!")}
+
+    result = run(
+        ["make", "update", f"args=--vcs-ref={NEW_TAG}"],
+        cwd=project,
+        env=clean_env(**GIT_IDENTITY),
+        step="make update",
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No conflicts" in result.stdout
+    assert recorded_answers(project)["_commit"] == NEW_TAG
+    assert_contains(project, USER_EDITS_KEPT + TEMPLATE_CHANGES_ARRIVED, "edits and changes")
+    changed = {line[3:] for line in git("status", "--porcelain", cwd=project).splitlines()}
+    expected = {ANSWERS_FILE, *(name for name, _ in TEMPLATE_CHANGES_ARRIVED)}
+    assert changed == expected, f"git status lists more than the update's changes: {changed}"
+    strays = {
+        line
+        for line in untracked_and_ignored(project)
+        if line.startswith("!!") and line not in ignored_before
+    }
+    # Python's bytecode cache of the script is all it may leave, and git ignores it.
+    assert all(line.startswith("!! scripts/__pycache__/") for line in strays), strays
+    assert not (project / ".venv").exists(), "running Copier created a .venv in the project"
+    assert not (project / "uv.lock").exists(), "running Copier created uv.lock in the project"
+
+
+def test_update_script_fails_on_an_inline_conflict(versions: Versions, tmp_path: Path) -> None:
+    project = tmp_path / "tplupd-script-inline"
+    generate_with_a_conflicting_edit(versions, project)
+
+    result = update_script(project, f"--vcs-ref={NEW_TAG}")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert listed_conflicts(result) == ["README.md (unmerged, conflict markers)"], result.stderr
+    assert "the update left conflicts in 1 files" in result.stderr
+    # Run again after a bare `copier update`, it finds the same.
+    check = update_script(project, "--check")
+    assert (check.returncode, listed_conflicts(check)) == (1, listed_conflicts(result))
+
+
+def test_update_script_fails_on_rejected_changes(versions: Versions, tmp_path: Path) -> None:
+    project = tmp_path / "tplupd-script-rej"
+    generate_with_a_conflicting_edit(versions, project)
+
+    result = update_script(project, f"--vcs-ref={NEW_TAG}", "--conflict=rej")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert listed_conflicts(result) == ["README.md.rej (rejected changes)"], result.stderr
+    # The template's line is in README.md; the developer's, which did not apply, in the .rej.
+    assert README_CONFLICT[1] in (project / "README.md.rej").read_text()
+
+
+def test_update_script_fails_on_committed_conflict_markers(
+    versions: Versions, tmp_path: Path
+) -> None:
+    """The trap the script exists for: a bare `copier update` exits 0, a bot commits the
+    markers; the next update has nothing to merge there, and still fails on them."""
+    project = tmp_path / "tplupd-script-markers"
+    generate_with_a_conflicting_edit(versions, project)
+    bare, _ = update(project, f"--vcs-ref={NEW_TAG}")
+    assert bare.returncode == 0, "copier update now fails on conflicts: simplify this test"
+    commit_all(project, "Update the template (as a bot would, markers and all)")
+
+    result = update_script(project, f"--vcs-ref={NEW_TAG}")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert listed_conflicts(result) == ["README.md (conflict markers)"], result.stderr
+
+
+def test_update_script_refuses_what_it_cannot_do_in_a_sentence(
+    versions: Versions, tmp_path: Path
+) -> None:
+    project = tmp_path / "tplupd-script-refused"
+    generate(versions.repo, OLD_TAG, project, {"project_slug": project.name})
+
+    unknown = update_script(project, "--vcs-ref=v9.9.9")
+    assert unknown.returncode == 2, unknown.stdout + unknown.stderr
+    assert "Traceback" not in unknown.stderr, unknown.stderr
+    assert unknown.stderr.strip().splitlines()[-1] == (
+        f"error: the template at {versions.repo} has no tag, branch or commit 'v9.9.9'; "
+        f"its release tags are {OLD_TAG}, {NEW_TAG}."
+    )
+
+    (project / "README.md").write_text("mine\n")
+    dirty = update_script(project, f"--vcs-ref={NEW_TAG}")
+    assert dirty.returncode == 2, dirty.stdout + dirty.stderr
+    assert "commit or stash your changes first" in dirty.stderr
+    assert " M README.md" in dirty.stderr
+    assert recorded_answers(project)["_commit"] == OLD_TAG

@@ -27,8 +27,9 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from template_copier import COPIER
+
 ANSWERS_FILE = ".copier-answers.yml"
-COPIER = "uvx --from copier>=9.19,<10 --with copier-template-extensions>=0.3.4 copier"
 
 
 class CheckError(Exception):
