@@ -42,8 +42,10 @@ from conftest import (
     run,
     tool,
 )
+from matrix import choice_values
 from packaging.version import Version
 from projects import GIT_IDENTITY, ProjectChecks
+from releases import CHANGELOG, recorded_releases, restore_tags
 
 ANSWERS_FILE = load_copier_config().get("_answers_file", ".copier-answers.yml")
 OLD_TAG = "v0.1.0"
@@ -486,45 +488,107 @@ def test_migration_renames_the_setting_in_env_once(versions: Versions, tmp_path:
     assert env_file.read_bytes() == migrated, "running the migration again changed .env"
 
 
-def test_update_from_the_previous_release(
-    tmp_path: Path, request: pytest.FixtureRequest, poetry_bin: Callable[[str], Path]
-) -> None:
-    """From the last release tag of this repository to the release this tree would become."""
-    described = subprocess.run(
-        ["git", "describe", "--tags", "--abbrev=0", "--match", "v[0-9]*", "HEAD"],
-        cwd=TEMPLATE_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+RELEASES = recorded_releases((TEMPLATE_ROOT / CHANGELOG).read_text(encoding="utf-8"))
+RELEASES_VERSIONS = [release.version for release in RELEASES]
+# What the next release would be: above every recorded one, and at least the last migration's.
+NEXT_RELEASE = "v" + str(
+    max(
+        [
+            Version(NEW_TAG),
+            *(Version(f"{v.major}.{v.minor + 1}.0") for v in map(Version, RELEASES_VERSIONS)),
+        ]
     )
-    if described.returncode != 0:
-        pytest.skip(
-            "this checkout has no release tag (v*) in its history, so there is no previous "
-            f"release to update from: {described.stderr.strip()}"
-        )
-    previous = described.stdout.strip()
-    last = Version(previous)
-    release = NEW_TAG if Version(NEW_TAG) > last else f"v{last.major}.{last.minor + 1}.0"
-    # This repository's history and tags, with the working tree as the next release's commit.
-    repo = tmp_path / "template-repo"
-    git("clone", "-q", "--no-checkout", str(TEMPLATE_ROOT), str(repo), cwd=tmp_path)
-    copy_working_tree(repo)
-    # Empty when the checkout has no uncommitted change: then HEAD itself becomes the release.
-    commit_all(repo, "The next release, as this tree would be tagged", release, allow_empty=True)
+)
+# Updated from every release, with an edit every variant has: a README line, a module of their own.
+RELEASE_UPDATES = ["default", "minimal", "largest", "adversarial"]
+OWN_MODULE = (
+    "app/user_notes.py",
+    '"""A module of the project\'s own, which no update may touch."""\n\nNOTE = "ours"\n',
+)
 
-    slug = "tplupd-release"
+
+@pytest.fixture(scope="session")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository with its recorded release tags restored by tests.releases,
+    as in any clone, and the working tree committed and tagged as NEXT_RELEASE."""
+    repo = tmp_path_factory.mktemp("released") / "template-repo"
+    git("clone", "-q", "--no-checkout", "--no-tags", str(TEMPLATE_ROOT), str(repo), cwd=repo.parent)
+    assert not git("tag", cwd=repo).split(), "the clone was made without tags"
+    copy_working_tree(repo)  # CHANGELOG.md, with the records, included
+    print("\n".join(restore_tags(repo)))
+    commit_all(
+        repo, "The next release, as this tree would be tagged", NEXT_RELEASE, allow_empty=True
+    )
+    return repo
+
+
+def edit_any_variant(project: Path) -> str:
+    """A README line and a module of the project's own, committed; returns the commit."""
+    replace_once(project / "README.md", *README_EDIT)
+    name, text = OWN_MODULE
+    (project / name).write_text(text)
+    return commit_all(project, "A note in the README; a module of our own")
+
+
+def answers_offered(repo: Path, ref: str, answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers the template at `ref` offers: a question or value added since is left out."""
+    config = yaml.safe_load(git("show", f"{ref}:copier.yml", cwd=repo))
+    offered = {}
+    for question, value in answers.items():
+        spec = config.get(question)
+        if not isinstance(spec, dict):
+            continue
+        if "choices" in spec:
+            choices = choice_values(spec)
+            values = value if isinstance(value, list) else [value]
+            if not all(item in choices for item in values):
+                continue
+        offered[question] = value
+    return offered
+
+
+@pytest.mark.parametrize("variant", RELEASE_UPDATES)
+@pytest.mark.parametrize("release", [release.tag for release in RELEASES])
+def test_update_from_each_release(
+    release: str,
+    variant: str,
+    released: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    poetry_bin: Callable[[str], Path],
+) -> None:
+    """From every release CHANGELOG.md records to the release this tree would become, for the
+    flagships, with a developer's edits; a missing tag is restored, never a reason to skip.
+
+    A flagship answer the release did not offer yet (orm=none before 0.2.0) is given to the
+    update instead, as a team would when it adopts the new value.
+    """
+    slug = f"tplupd-{release.replace('.', '')}-{variant}"
+    answers = {**VARIANTS[variant], "project_slug": slug}
+    offered = answers_offered(released, release, answers)
     project = tmp_path / slug
-    generated = generate(repo, previous, project, {"project_slug": slug})
-    edited = edit_like_a_developer(project)
+    started = time.monotonic()
+    generated = generate(released, release, project, offered)
+    copied = time.monotonic() - started
+    edited = edit_any_variant(project)
+    later = {question: answers[question] for question in answers.keys() - offered.keys()}
+    data = [f"--data={question}={value}" for question, value in sorted(later.items())]
 
-    _, seconds = update(project, f"--vcs-ref={release}")
-    print(f"{previous} -> {release}: copier update took {seconds:.1f}s")
+    _, seconds = update(project, f"--vcs-ref={NEXT_RELEASE}", *data)
+    print(f"{release} -> {NEXT_RELEASE} ({variant}): copy {copied:.1f}s, update {seconds:.1f}s")
 
-    assert_cleanly_updated(project, [generated, edited], release)
-    assert_contains(project, USER_EDITS_KEPT, "the developer's edits")
+    assert_cleanly_updated(project, [generated, edited], NEXT_RELEASE)
+    assert_contains(project, [("README.md", README_EDIT[1]), OWN_MODULE], "the developer's edits")
+    assert {**recorded_answers(project), **answers} == recorded_answers(project)
     assert "CORS_ORIGINS" not in parse_env_file(project / ".env")
-    commit_all(project, f"Update the template to {release}")
-    check_project(f"{previous} -> {release}", project, request, poetry_bin, with_tests=True)
+    commit_all(project, f"Update the template to {NEXT_RELEASE}")
+    check_project(
+        f"{release} -> {NEXT_RELEASE} ({variant})",
+        project,
+        request,
+        poetry_bin,
+        with_tests=variant == "default",
+    )
 
 
 def test_answers_file_records_an_absolute_source(versions: Versions, tmp_path: Path) -> None:
