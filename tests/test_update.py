@@ -499,8 +499,9 @@ NEXT_RELEASE = "v" + str(
         ]
     )
 )
-# Updated from every release, with an edit every variant has: a README line, a module of their own.
+# Updated from every release, with edits every variant allows: a README paragraph, a module.
 RELEASE_UPDATES = ["default", "minimal", "largest", "adversarial"]
+OWN_README_LINE = "Owned by the payments team: ask in #payments."
 OWN_MODULE = (
     "app/user_notes.py",
     '"""A module of the project\'s own, which no update may touch."""\n\nNOTE = "ours"\n',
@@ -523,8 +524,11 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def edit_any_variant(project: Path) -> str:
-    """A README line and a module of the project's own, committed; returns the commit."""
-    replace_once(project / "README.md", *README_EDIT)
+    """A README paragraph and a module of the project's own, committed; returns the commit."""
+    readme = project / "README.md"
+    title, blank, description, *rest = readme.read_text().split("\n")
+    assert title.startswith("# ") and not blank and description, "README.md starts otherwise"
+    readme.write_text("\n".join([title, blank, description, "", OWN_README_LINE, *rest]))
     name, text = OWN_MODULE
     (project / name).write_text(text)
     return commit_all(project, "A note in the README; a module of our own")
@@ -578,7 +582,7 @@ def test_update_from_each_release(
     print(f"{release} -> {NEXT_RELEASE} ({variant}): copy {copied:.1f}s, update {seconds:.1f}s")
 
     assert_cleanly_updated(project, [generated, edited], NEXT_RELEASE)
-    assert_contains(project, [("README.md", README_EDIT[1]), OWN_MODULE], "the developer's edits")
+    assert_contains(project, [("README.md", OWN_README_LINE), OWN_MODULE], "the developer's edits")
     assert {**recorded_answers(project), **answers} == recorded_answers(project)
     assert "CORS_ORIGINS" not in parse_env_file(project / ".env")
     commit_all(project, f"Update the template to {NEXT_RELEASE}")
