@@ -499,9 +499,9 @@ NEXT_RELEASE = "v" + str(
         ]
     )
 )
-# Updated from every release, with edits every variant allows: a README paragraph, a module.
+# Updated from every release, with edits every variant allows (edit_any_variant).
 RELEASE_UPDATES = ["default", "minimal", "largest", "adversarial"]
-OWN_README_LINE = "Owned by the payments team: ask in #payments."
+OWN_GITIGNORE = "\n# Our own\n/notes/\n"
 OWN_MODULE = (
     "app/user_notes.py",
     '"""A module of the project\'s own, which no update may touch."""\n\nNOTE = "ours"\n',
@@ -524,14 +524,14 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def edit_any_variant(project: Path) -> str:
-    """A README paragraph and a module of the project's own, committed; returns the commit."""
-    readme = project / "README.md"
-    title, blank, description, *rest = readme.read_text().split("\n")
-    assert title.startswith("# ") and not blank and description, "README.md starts otherwise"
-    readme.write_text("\n".join([title, blank, description, "", OWN_README_LINE, *rest]))
+    """Lines added to a file of the template, and a module of the project's own, committed;
+    returns the commit. (A README line near the top conflicts from 0.1.0: the README's first
+    paragraphs are rewritten since, and a name and description with markup escaped.)"""
+    with (project / ".gitignore").open("a") as gitignore:
+        gitignore.write(OWN_GITIGNORE)
     name, text = OWN_MODULE
     (project / name).write_text(text)
-    return commit_all(project, "A note in the README; a module of our own")
+    return commit_all(project, "Ignore our notes; a module of our own")
 
 
 def answers_offered(repo: Path, ref: str, answers: dict[str, Any]) -> dict[str, Any]:
@@ -582,7 +582,7 @@ def test_update_from_each_release(
     print(f"{release} -> {NEXT_RELEASE} ({variant}): copy {copied:.1f}s, update {seconds:.1f}s")
 
     assert_cleanly_updated(project, [generated, edited], NEXT_RELEASE)
-    assert_contains(project, [("README.md", OWN_README_LINE), OWN_MODULE], "the developer's edits")
+    assert_contains(project, [(".gitignore", OWN_GITIGNORE), OWN_MODULE], "the developer's edits")
     assert {**recorded_answers(project), **answers} == recorded_answers(project)
     assert "CORS_ORIGINS" not in parse_env_file(project / ".env")
     commit_all(project, f"Update the template to {NEXT_RELEASE}")
