@@ -7,7 +7,11 @@ from the old tag and committed, a developer's edits are committed on top, and `c
 takes it to the new tag: the edits must survive, the template's changes must arrive, nothing
 may be left half-merged, and the project's own checks must pass afterwards. Conflicts must be
 reported, never lost; `_migrations` must run, once; `make template-check` must tell a drifted
-house-owned file from the project's own changes.
+house-owned file from the project's own changes; `make update` (scripts/update.py) must exit 1
+naming each conflicted file, and 0 leaving nothing but the update's changes.
+
+The flagships are also updated from every release CHANGELOG.md records (tests/releases.py) to
+the working tree, in a clone of this repository whose tags are restored from those records.
 
 The throwaway repository numbers its versions like the first release and the one after every
 `_migrations` entry, so an update between them runs every migration, as updating a project
