@@ -65,15 +65,6 @@ CI_CONFIG_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.y
 HOUSE_OWNED_FILES = [".pre-commit-config.yaml", "scripts/template_check.py", "Dockerfile"]
 HOUSE_OWNED_CI_FILES = {"github": ".github/workflows/*", "gitlab": ".gitlab-ci.yml"}
 
-# The Copier releases this template works with, in one place: the commands generated projects
-# run (`make template-check` runs `copier check-update`, new in 9.13, and `recopy
-# --vcs-ref=:current:`) and the documented ones. copier.yml's _min_copier_version is the lower
-# bound; tests/test_policy.py checks that the docs, README.md and copier.yml agree with it.
-COPIER_REQUIREMENT = "copier>=9.13,<10"
-COPIER_EXTENSIONS_REQUIREMENT = "copier-template-extensions>=0.3.4"
-# Copier with the template's extension package, from PyPI, outside the project's environment.
-COPIER_UVX = f"uvx --from '{COPIER_REQUIREMENT}' --with '{COPIER_EXTENSIONS_REQUIREMENT}'"
-
 # The Poetry releases a generated project supports: PEP 735 [dependency-groups] need 2.2, so
 # pyproject.toml differs between the package managers only in its [tool.uv] / [tool.poetry] table.
 POETRY_MINIMUM = "2.2"
@@ -241,8 +232,6 @@ class DerivedValues(ContextHook):
         context["house_owned_files"] = [*filter(None, [ci_files]), *HOUSE_OWNED_FILES]
         context.update(PACKAGE_MANAGERS[package_manager])
         context["poetry_requirement"] = POETRY_REQUIREMENT
-        context["copier_requirement"] = COPIER_REQUIREMENT
-        context["copier_uvx"] = COPIER_UVX
         context["has_database_server"] = database in DATABASE_DRIVERS
         context["has_sqlite"] = database == "sqlite"
         if database == "sqlite":

@@ -25,9 +25,9 @@ from harness.processes import clean_env, run, tool
 from harness.project_checks import GIT_IDENTITY
 from harness.template import TEMPLATE_ROOT, load_copier_config
 
-CONTEXT = runpy.run_path(str(TEMPLATE_ROOT / "extensions" / "context.py"))
-COPIER_REQUIREMENT = CONTEXT["COPIER_REQUIREMENT"]
-COPIER_EXTENSIONS_REQUIREMENT = CONTEXT["COPIER_EXTENSIONS_REQUIREMENT"]
+LIFECYCLE = runpy.run_path(str(TEMPLATE_ROOT / "extensions" / "lifecycle.py"))
+COPIER_REQUIREMENT = LIFECYCLE["COPIER_REQUIREMENT"]
+COPIER_EXTENSIONS_REQUIREMENT = LIFECYCLE["EXTENSIONS_REQUIREMENT"]
 OLD_TAG = "v0.1.0"
 NEW_TAG = "v0.2.0"
 HOUSE_TAG = "1.0.0"

@@ -7,7 +7,12 @@ from the old tag and committed, a developer's edits are committed on top, and `c
 takes it to the new tag: the edits must survive, the template's changes must arrive, nothing
 may be left half-merged, and the project's own checks must pass afterwards. Conflicts must be
 reported, never lost; `_migrations` must run, once; `make template-check` must tell a drifted
-house-owned file from the project's own changes.
+house-owned file from the project's own changes; `make update` (scripts/update.py) must exit 1
+naming each conflicted file, and 0 leaving nothing but the update's changes.
+
+The flagships are also updated from every release CHANGELOG.md records
+(tests/harness/releases.py) to the working tree, in a clone of this repository whose tags are
+restored from those records.
 
 The throwaway repository numbers its versions like the first release and the one after every
 `_migrations` entry, so an update between them runs every migration, as updating a project
@@ -18,6 +23,7 @@ which names their databases, and drops those databases at the end.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,8 +37,10 @@ import jinja2
 import pytest
 import yaml
 from harness.files import iter_project_files, parse_env_file, read_text_file
+from harness.matrix import choice_values
 from harness.processes import clean_env, run, tool
 from harness.project_checks import GIT_IDENTITY, ProjectChecks
+from harness.releases import CHANGELOG, recorded_releases, restore_tags
 from harness.rendering import VARIANTS
 from harness.template import TEMPLATE_ROOT, load_copier_config
 from packaging.version import Version
@@ -487,45 +495,111 @@ def test_migration_renames_the_setting_in_env_once(versions: Versions, tmp_path:
     assert env_file.read_bytes() == migrated, "running the migration again changed .env"
 
 
-def test_update_from_the_previous_release(
-    tmp_path: Path, request: pytest.FixtureRequest, poetry_bin: Callable[[str], Path]
-) -> None:
-    """From the last release tag of this repository to the release this tree would become."""
-    described = subprocess.run(
-        ["git", "describe", "--tags", "--abbrev=0", "--match", "v[0-9]*", "HEAD"],
-        cwd=TEMPLATE_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+RELEASES = recorded_releases((TEMPLATE_ROOT / CHANGELOG).read_text(encoding="utf-8"))
+RELEASES_VERSIONS = [release.version for release in RELEASES]
+# What the next release would be: above every recorded one, and at least the last migration's.
+NEXT_RELEASE = "v" + str(
+    max(
+        [
+            Version(NEW_TAG),
+            *(Version(f"{v.major}.{v.minor + 1}.0") for v in map(Version, RELEASES_VERSIONS)),
+        ]
     )
-    if described.returncode != 0:
-        pytest.skip(
-            "this checkout has no release tag (v*) in its history, so there is no previous "
-            f"release to update from: {described.stderr.strip()}"
-        )
-    previous = described.stdout.strip()
-    last = Version(previous)
-    release = NEW_TAG if Version(NEW_TAG) > last else f"v{last.major}.{last.minor + 1}.0"
-    # This repository's history and tags, with the working tree as the next release's commit.
-    repo = tmp_path / "template-repo"
-    git("clone", "-q", "--no-checkout", str(TEMPLATE_ROOT), str(repo), cwd=tmp_path)
-    copy_working_tree(repo)
-    # Empty when the checkout has no uncommitted change: then HEAD itself becomes the release.
-    commit_all(repo, "The next release, as this tree would be tagged", release, allow_empty=True)
+)
+# Updated from every release, with edits every variant allows (edit_any_variant).
+RELEASE_UPDATES = ["default", "minimal", "largest", "adversarial"]
+OWN_GITIGNORE = "\n# Our own\n/notes/\n"
+OWN_MODULE = (
+    "app/user_notes.py",
+    '"""A module of the project\'s own, which no update may touch."""\n\nNOTE = "ours"\n',
+)
 
-    slug = "tplupd-release"
+
+@pytest.fixture(scope="session")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository with its recorded release tags restored by tests.harness.releases,
+    as in any clone, and the working tree committed and tagged as NEXT_RELEASE."""
+    repo = tmp_path_factory.mktemp("released") / "template-repo"
+    git("clone", "-q", "--no-checkout", "--no-tags", str(TEMPLATE_ROOT), str(repo), cwd=repo.parent)
+    assert not git("tag", cwd=repo).split(), "the clone was made without tags"
+    copy_working_tree(repo)  # CHANGELOG.md, with the records, included
+    print("\n".join(restore_tags(repo)))
+    commit_all(
+        repo, "The next release, as this tree would be tagged", NEXT_RELEASE, allow_empty=True
+    )
+    return repo
+
+
+def edit_any_variant(project: Path) -> str:
+    """Lines added to a file of the template, and a module of the project's own, committed;
+    returns the commit. (A README line near the top conflicts from 0.1.0: the README's first
+    paragraphs are rewritten since, and a name and description with markup escaped.)"""
+    with (project / ".gitignore").open("a") as gitignore:
+        gitignore.write(OWN_GITIGNORE)
+    name, text = OWN_MODULE
+    (project / name).write_text(text)
+    return commit_all(project, "Ignore our notes; a module of our own")
+
+
+def answers_offered(repo: Path, ref: str, answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers the template at `ref` offers: a question or value added since is left out."""
+    config = yaml.safe_load(git("show", f"{ref}:copier.yml", cwd=repo))
+    offered = {}
+    for question, value in answers.items():
+        spec = config.get(question)
+        if not isinstance(spec, dict):
+            continue
+        if "choices" in spec:
+            choices = choice_values(spec)
+            values = value if isinstance(value, list) else [value]
+            if not all(item in choices for item in values):
+                continue
+        offered[question] = value
+    return offered
+
+
+@pytest.mark.parametrize("variant", RELEASE_UPDATES)
+@pytest.mark.parametrize("release", [release.tag for release in RELEASES])
+def test_update_from_each_release(
+    release: str,
+    variant: str,
+    released: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    poetry_bin: Callable[[str], Path],
+) -> None:
+    """From every release CHANGELOG.md records to the release this tree would become, for the
+    flagships, with a developer's edits; a missing tag is restored, never a reason to skip.
+
+    A flagship answer the release did not offer yet (orm=none before 0.2.0) is given to the
+    update instead, as a team would when it adopts the new value.
+    """
+    slug = f"tplupd-{release.replace('.', '')}-{variant}"
+    answers = {**VARIANTS[variant], "project_slug": slug}
+    offered = answers_offered(released, release, answers)
     project = tmp_path / slug
-    generated = generate(repo, previous, project, {"project_slug": slug})
-    edited = edit_like_a_developer(project)
+    started = time.monotonic()
+    generated = generate(released, release, project, offered)
+    copied = time.monotonic() - started
+    edited = edit_any_variant(project)
+    later = {question: answers[question] for question in answers.keys() - offered.keys()}
+    data = [f"--data={question}={value}" for question, value in sorted(later.items())]
 
-    _, seconds = update(project, f"--vcs-ref={release}")
-    print(f"{previous} -> {release}: copier update took {seconds:.1f}s")
+    _, seconds = update(project, f"--vcs-ref={NEXT_RELEASE}", *data)
+    print(f"{release} -> {NEXT_RELEASE} ({variant}): copy {copied:.1f}s, update {seconds:.1f}s")
 
-    assert_cleanly_updated(project, [generated, edited], release)
-    assert_contains(project, USER_EDITS_KEPT, "the developer's edits")
+    assert_cleanly_updated(project, [generated, edited], NEXT_RELEASE)
+    assert_contains(project, [(".gitignore", OWN_GITIGNORE), OWN_MODULE], "the developer's edits")
+    assert {**recorded_answers(project), **answers} == recorded_answers(project)
     assert "CORS_ORIGINS" not in parse_env_file(project / ".env")
-    commit_all(project, f"Update the template to {release}")
-    check_project(f"{previous} -> {release}", project, request, poetry_bin, with_tests=True)
+    commit_all(project, f"Update the template to {NEXT_RELEASE}")
+    check_project(
+        f"{release} -> {NEXT_RELEASE} ({variant})",
+        project,
+        request,
+        poetry_bin,
+        with_tests=variant == "default",
+    )
 
 
 def test_answers_file_records_an_absolute_source(versions: Versions, tmp_path: Path) -> None:
@@ -591,3 +665,141 @@ def test_template_check_fails_on_house_owned_drift(versions: Versions, tmp_path:
     assert "  Dockerfile (changed)" in drifted.stdout
     assert "+USER root" in drifted.stdout
     assert "house-owned files differ from the template: Dockerfile." in drifted.stderr
+
+
+# ---------------------------------------------------------------- make update (scripts/update.py)
+
+README_CONFLICT = (
+    "with JWT authentication (access tokens and rotating refresh tokens).",
+    "with JWT authentication (access tokens for 15 minutes, refresh tokens for 14 days).",
+)
+
+
+def update_script(project: Path, *options: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """scripts/update.py with the template's own Copier (the Makefile's uvx is tested apart)."""
+    return run(
+        [tool("python"), "scripts/update.py", *options],
+        cwd=project,
+        env=clean_env(**GIT_IDENTITY, TEMPLATE_UPDATE_COPIER=tool("copier"), **env),
+        step="scripts/update.py",
+        check=False,
+    )
+
+
+def generate_with_a_conflicting_edit(versions: Versions, project: Path) -> None:
+    """A project whose README line the next release rewords too, committed."""
+    generate(versions.repo, OLD_TAG, project, {"project_slug": project.name})
+    replace_once(project / "README.md", *README_CONFLICT)
+    commit_all(project, "Say how long tokens live")
+
+
+def listed_conflicts(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The files (with their kinds) the script listed as conflicted."""
+    return re.findall(r"^  (\S+ \(.+\))$", result.stderr, re.M)
+
+
+def untracked_and_ignored(project: Path) -> list[str]:
+    return git("status", "--porcelain", "--ignored", "--untracked-files=all", cwd=project).split(
+        "\n"
+    )
+
+
+def test_make_update_without_conflicts_exits_0_and_leaves_only_its_changes(
+    versions: Versions, tmp_path: Path
+) -> None:
+    """`make update` as a developer runs it: Copier from PyPI through uvx, at the template's
+    supported version with its extension package; nothing but the update's changes left."""
+    project = tmp_path / "tplupd-make-update"
+    generate(versions.repo, OLD_TAG, project, {"project_slug": project.name})
+    edit_like_a_developer(project)
+    ignored_before = {line for line in untracked_and_ignored(project) if line.startswith("!!")}
+
+    result = run(
+        ["make", "update", f"args=--vcs-ref={NEW_TAG}"],
+        cwd=project,
+        env=clean_env(**GIT_IDENTITY),
+        step="make update",
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No conflicts" in result.stdout
+    assert recorded_answers(project)["_commit"] == NEW_TAG
+    assert_contains(project, USER_EDITS_KEPT + TEMPLATE_CHANGES_ARRIVED, "edits and changes")
+    changed = {line[3:] for line in git("status", "--porcelain", cwd=project).splitlines()}
+    expected = {ANSWERS_FILE, *(name for name, _ in TEMPLATE_CHANGES_ARRIVED)}
+    assert changed == expected, f"git status lists more than the update's changes: {changed}"
+    strays = {
+        line
+        for line in untracked_and_ignored(project)
+        if line.startswith("!!") and line not in ignored_before
+    }
+    # Python's bytecode cache of the script is all it may leave, and git ignores it.
+    assert all(line.startswith("!! scripts/__pycache__/") for line in strays), strays
+    assert not (project / ".venv").exists(), "running Copier created a .venv in the project"
+    assert not (project / "uv.lock").exists(), "running Copier created uv.lock in the project"
+
+
+def test_update_script_fails_on_an_inline_conflict(versions: Versions, tmp_path: Path) -> None:
+    project = tmp_path / "tplupd-script-inline"
+    generate_with_a_conflicting_edit(versions, project)
+
+    result = update_script(project, f"--vcs-ref={NEW_TAG}")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert listed_conflicts(result) == ["README.md (unmerged, conflict markers)"], result.stderr
+    assert "the update left conflicts in 1 files" in result.stderr
+    # Run again after a bare `copier update`, it finds the same.
+    check = update_script(project, "--check")
+    assert (check.returncode, listed_conflicts(check)) == (1, listed_conflicts(result))
+
+
+def test_update_script_fails_on_rejected_changes(versions: Versions, tmp_path: Path) -> None:
+    project = tmp_path / "tplupd-script-rej"
+    generate_with_a_conflicting_edit(versions, project)
+
+    result = update_script(project, f"--vcs-ref={NEW_TAG}", "--conflict=rej")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert listed_conflicts(result) == ["README.md.rej (rejected changes)"], result.stderr
+    # The template's line is in README.md; the developer's, which did not apply, in the .rej.
+    assert README_CONFLICT[1] in (project / "README.md.rej").read_text()
+
+
+def test_update_script_fails_on_committed_conflict_markers(
+    versions: Versions, tmp_path: Path
+) -> None:
+    """The trap the script exists for: a bare `copier update` exits 0, a bot commits the
+    markers; the next update has nothing to merge there, and still fails on them."""
+    project = tmp_path / "tplupd-script-markers"
+    generate_with_a_conflicting_edit(versions, project)
+    bare, _ = update(project, f"--vcs-ref={NEW_TAG}")
+    assert bare.returncode == 0, "copier update now fails on conflicts: simplify this test"
+    commit_all(project, "Update the template (as a bot would, markers and all)")
+
+    result = update_script(project, f"--vcs-ref={NEW_TAG}")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert listed_conflicts(result) == ["README.md (conflict markers)"], result.stderr
+
+
+def test_update_script_refuses_what_it_cannot_do_in_a_sentence(
+    versions: Versions, tmp_path: Path
+) -> None:
+    project = tmp_path / "tplupd-script-refused"
+    generate(versions.repo, OLD_TAG, project, {"project_slug": project.name})
+
+    unknown = update_script(project, "--vcs-ref=v9.9.9")
+    assert unknown.returncode == 2, unknown.stdout + unknown.stderr
+    assert "Traceback" not in unknown.stderr, unknown.stderr
+    assert unknown.stderr.strip().splitlines()[-1] == (
+        f"error: the template at {versions.repo} has no tag, branch or commit 'v9.9.9'; "
+        f"its release tags are {OLD_TAG}, {NEW_TAG}."
+    )
+
+    (project / "README.md").write_text("mine\n")
+    dirty = update_script(project, f"--vcs-ref={NEW_TAG}")
+    assert dirty.returncode == 2, dirty.stdout + dirty.stderr
+    assert "commit or stash your changes first" in dirty.stderr
+    assert " M README.md" in dirty.stderr
+    assert recorded_answers(project)["_commit"] == OLD_TAG

@@ -59,7 +59,7 @@ def questions() -> dict[str, dict[str, Any]]:
     return {name: spec for name, spec in config.items() if not name.startswith("_")}
 
 
-def _choice_values(spec: Mapping[str, Any]) -> list[Any]:
+def choice_values(spec: Mapping[str, Any]) -> list[Any]:
     choices = spec["choices"]
     values = choices.values() if isinstance(choices, dict) else choices
     # A choice another answer can rule out is written {value: ..., validator: ...}.
@@ -72,13 +72,13 @@ def dimensions() -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {}
     for name, spec in questions().items():
         if spec.get("multiselect"):
-            for option in _choice_values(spec):
+            for option in choice_values(spec):
                 found[f"{name}={option}"] = [
                     option in spec["default"],
                     option not in spec["default"],
                 ]
         elif "choices" in spec:
-            values = _choice_values(spec)
+            values = choice_values(spec)
             default = rendered_default(spec, {})
             found[name] = sorted(values, key=lambda value: value != default)
             if "when" in spec:
