@@ -4,8 +4,8 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.models import col
 from app.accounts.models import RefreshToken
+from app.core.models import col
 
 
 class RefreshTokenRepository:
