@@ -1,0 +1,431 @@
+"""A container engine for the compose tier: podman set up for this machine, and stand-in images.
+
+The engine. Podman runs containers here through runc behind a small wrapper that removes
+`process.rlimits` from the OCI configuration before handing over: the sandbox lacks
+CAP_SYS_RESOURCE, so runc's setrlimit fails even for the current values (crun refuses the
+machine's hybrid cgroups outright). A containers.conf selects cgroupfs (no systemd) and the
+wrapper; both are written to ENGINE_DIR, and only the podman commands run here read them
+(CONTAINERS_CONF in their environment). `engine_problem()` says in one line why the engine
+cannot run, or None.
+
+The images. Where no image registry answers, `ensure_image` builds a stand-in from Debian
+packages under the official name the generated Dockerfile or compose.yaml uses (recipes and
+what each honours: tests/images/README.md). The Debian base is made with debootstrap, this
+machine's extra CA certificates added (the package registries are reached through a proxy
+that signs with them). Each image is built once per machine: one that exists is kept (a
+stand-in is rebuilt only when its recipe changed), and a registry that serves the real image
+is used instead. Builds hold a lock, so parallel test workers build each image once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+IMAGES_DIR = Path(__file__).resolve().parent / "images"
+ENGINE_DIR = Path(os.environ.get("TEMPLATE_CONTAINERS_DIR", "/var/tmp/fastapi-template-podman"))
+STAND_IN_LABEL = "org.fastapi-template.stand-in"
+BASE_IMAGE = "localhost/template-stand-in/debian:bookworm"
+DEBIAN_SUITE = "bookworm"
+LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+BUILD_TIMEOUT = 1200
+
+RUNTIME_WRAPPER = """\
+#!/bin/sh
+# runc without OCI rlimits: this machine's sandbox lacks CAP_SYS_RESOURCE, so runc's
+# setrlimit fails even for the current limits. Written by the template's tests/containers.py.
+bundle='' process='' previous=''
+for argument do
+    case $previous in --bundle | -b) bundle=$argument ;; --process | -p) process=$argument ;; esac
+    case $argument in
+    --bundle=*) bundle=${argument#--bundle=} ;;
+    --process=*) process=${argument#--process=} ;;
+    esac
+    previous=$argument
+done
+strip() { [ -f "$1" ] && jq -c "$2" "$1" >"$1.norlimits" && mv "$1.norlimits" "$1"; }
+if [ -n "$bundle" ]; then strip "$bundle/config.json" 'del(.process.rlimits)'; fi
+if [ -n "$process" ]; then strip "$process" 'del(.rlimits)'; fi
+exec RUNC "$@"
+"""
+
+CONTAINERS_CONF = """\
+# Podman for the template's compose tier (tests/containers.py): no systemd, runc without rlimits.
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+
+[engine.runtimes]
+runc = ["{wrapper}"]
+"""
+
+REQUIRED_COMMANDS = ("podman", "runc", "jq", "debootstrap")
+
+
+class ImageError(RuntimeError):
+    """An image could not be pulled or built; the message says which and why."""
+
+
+# ---------------------------------------------------------------- the engine
+
+
+def _write_if_changed(path: Path, text: str, mode: int = 0o644) -> None:
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(text)
+        partial.chmod(mode)
+        partial.replace(path)
+
+
+def engine_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment podman commands run with here (`base`: os.environ by default)."""
+    return {
+        **(os.environ if base is None else base),
+        "CONTAINERS_CONF": str(ENGINE_DIR / "containers.conf"),
+    }
+
+
+def podman(
+    *args: str, timeout: float = 120, check: bool = False, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `podman args...` with this machine's engine configuration; output captured."""
+    done = subprocess.run(
+        ["podman", *args],
+        env=engine_env(),
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise ImageError(f"`podman {' '.join(args)}` failed: {_last_line(done)}")
+    return done
+
+
+def _last_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = (done.stderr or done.stdout or "").strip().splitlines()
+    return lines[-1] if lines else f"exit code {done.returncode}"
+
+
+@functools.cache
+def engine_problem() -> str | None:
+    """None when podman runs containers here; otherwise one line saying why not.
+
+    Idempotent: writes the runtime wrapper and containers.conf under ENGINE_DIR when they
+    differ from what this module would write, then asks podman for its runtime.
+    """
+    missing = [name for name in REQUIRED_COMMANDS if shutil.which(name) is None]
+    if missing:
+        return (
+            f"{', '.join(missing)} not installed (apt-get install podman runc jq debootstrap; "
+            ".ci/run does)"
+        )
+    runc = shutil.which("runc")
+    wrapper = ENGINE_DIR / "runc-without-rlimits"
+    try:
+        _write_if_changed(wrapper, RUNTIME_WRAPPER.replace("RUNC", str(runc)), mode=0o755)
+        _write_if_changed(ENGINE_DIR / "containers.conf", CONTAINERS_CONF.format(wrapper=wrapper))
+    except OSError as error:
+        return f"cannot write the engine configuration under {ENGINE_DIR}: {error}"
+    try:
+        info = podman("info", "--format", "{{.Host.OCIRuntime.Path}}", timeout=60)
+    except subprocess.TimeoutExpired:
+        return "`podman info` did not answer within 60s"
+    if info.returncode != 0:
+        return f"`podman info` failed: {_last_line(info)}"
+    if info.stdout.strip() != str(wrapper):
+        return f"podman runs {info.stdout.strip()!r}, not the wrapper {wrapper} (CONTAINERS_CONF)"
+    return None
+
+
+# ---------------------------------------------------------------- images
+
+
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    ENGINE_DIR.mkdir(parents=True, exist_ok=True)
+    with (ENGINE_DIR / "images.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def qualified(image: str) -> str:
+    """The full name of an image reference as Docker reads it (`redis:7` is docker.io's)."""
+    first = image.split("/")[0]
+    if "/" not in image:
+        return f"docker.io/library/{image}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{image}"
+    return image
+
+
+def _label(image: str) -> str | None:
+    """The stand-in label of a local image; "" for an image without one; None if absent."""
+    done = podman(
+        "image", "inspect", "--format", f'{{{{index .Labels "{STAND_IN_LABEL}"}}}}', image
+    )
+    if done.returncode != 0:
+        return None
+    value = done.stdout.strip()
+    return "" if value in {"", "<no value>"} else value
+
+
+@functools.cache
+def _registry_answers(registry: str) -> bool:
+    """Whether the registry's API answers at all (remembered: one refusal per run)."""
+    done = podman("search", "--limit", "1", f"{registry}/library/alpine", timeout=30)
+    return done.returncode == 0
+
+
+def _pull(image: str) -> bool:
+    registry = qualified(image).split("/")[0]
+    if not _registry_answers(registry):
+        return False
+    return podman("pull", "--quiet", qualified(image), timeout=600).returncode == 0
+
+
+def ensure_images(images: Sequence[str]) -> dict[str, float]:
+    """Make every image present: seconds spent per image pulled or built (none when all were)."""
+    spent: dict[str, float] = {}
+    for image in dict.fromkeys(images):
+        started = time.monotonic()
+        if ensure_image(image):
+            spent[image] = time.monotonic() - started
+    return spent
+
+
+def ensure_image(image: str) -> bool:
+    """Make `image` present; True when it had to be pulled or built."""
+    name = qualified(image)
+    recipe = stand_in_recipe(name)
+    with _build_lock():
+        label = _label(name)
+        if label is not None and (label == "" or recipe is None or label == recipe.digest):
+            return False  # the real image, or a stand-in of the current recipe
+        if label is None and _pull(name):
+            return True
+        if recipe is None:
+            raise ImageError(f"{image}: no registry serves it, and there is no stand-in recipe")
+        recipe.build(name)
+        return True
+
+
+class Recipe:
+    """How to build a stand-in: a folder of tests/images/ and its build arguments."""
+
+    def __init__(self, folder: str, build_args: Mapping[str, str] | None = None) -> None:
+        self.folder = IMAGES_DIR / folder
+        self.build_args = dict(build_args or {})
+
+    @property
+    def digest(self) -> str:
+        hashed = hashlib.sha256()
+        for path in sorted(self.folder.rglob("*")):
+            if path.is_file():
+                hashed.update(path.name.encode() + path.read_bytes())
+        hashed.update(repr(sorted(self.build_args.items())).encode())
+        hashed.update(_base_digest().encode())
+        return hashed.hexdigest()[:16]
+
+    def build(self, name: str) -> None:
+        ensure_base_image()
+        args = [
+            "build",
+            "--format",
+            "docker",
+            "--tag",
+            name,
+            "--label",
+            f"{STAND_IN_LABEL}={self.digest}",
+        ]
+        for key, value in self.build_args.items():
+            args += ["--build-arg", f"{key}={value}"]
+        args += self.extra_build_options()
+        done = podman(*args, str(self.folder), timeout=BUILD_TIMEOUT)
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-25:])
+            raise ImageError(f"building the stand-in {name} failed:\n{tail}")
+
+    def extra_build_options(self) -> list[str]:
+        return []
+
+
+class PythonRecipe(Recipe):
+    """python:X.Y-slim-bookworm: this machine's interpreter, mounted into the build."""
+
+    def __init__(self, prefix: str, version: str) -> None:
+        super().__init__("python", {"PYTHON_PREFIX": prefix, "PYTHON_VERSION": version})
+
+    def extra_build_options(self) -> list[str]:
+        return ["--volume", f"{self.build_args['PYTHON_PREFIX']}:/mnt/python:ro"]
+
+
+class UvRecipe(Recipe):
+    """ghcr.io/astral-sh/uv:X.Y: the `uv` and `uvx` binaries of that release, from PyPI."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__("uv", {"UV": f"uv=={tag}.*" if tag.count(".") == 1 else f"uv=={tag}"})
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.build_args["UV"].encode()).hexdigest()[:16]
+
+    def build(self, name: str) -> None:
+        with tempfile.TemporaryDirectory() as scratch:
+            target = Path(scratch) / "site"
+            done = subprocess.run(
+                [
+                    "uv",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-deps",
+                    "--target",
+                    str(target),
+                    self.build_args["UV"],
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+                env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+            )
+            binaries = [target / "bin" / "uv", target / "bin" / "uvx"]
+            if done.returncode != 0 or not all(path.is_file() for path in binaries):
+                raise ImageError(
+                    f"cannot get {self.build_args['UV']} from the package index: {_last_line(done)}"
+                )
+            root = Path(scratch) / "root"
+            root.mkdir()
+            for path in binaries:
+                shutil.copy2(path, root / path.name)
+            archive = Path(scratch) / "uv.tar"
+            subprocess.run(["tar", "-C", str(root), "-cf", str(archive), "uv", "uvx"], check=True)
+            podman(
+                "import",
+                "--change",
+                f"LABEL {STAND_IN_LABEL}={self.digest}",
+                "--change",
+                'ENTRYPOINT ["/uv"]',
+                str(archive),
+                name,
+                timeout=300,
+                check=True,
+            )
+
+
+def stand_in_recipe(name: str) -> Recipe | None:
+    """The recipe of the stand-in for a fully qualified image name, None when there is none."""
+    repository, _, tag = name.rpartition(":")
+    if repository == "ghcr.io/astral-sh/uv":
+        return UvRecipe(tag)
+    if not repository.startswith("docker.io/library/"):
+        return None
+    short = repository.removeprefix("docker.io/library/")
+    if short == "python" and (match := re.fullmatch(r"(3\.\d+)(?:\.\d+)?-slim(?:-bookworm)?", tag)):
+        prefix, version = _interpreter_prefix(match[1])
+        return PythonRecipe(prefix, version)
+    if short in {"postgres", "mariadb", "redis", "rabbitmq"}:
+        return Recipe(short)
+    return None
+
+
+@functools.cache
+def _interpreter_prefix(version: str) -> tuple[str, str]:
+    """(sys.base_prefix, full version) of this machine's interpreter for `version`."""
+    from conftest import find_python
+
+    python = find_python(version)
+    if python is None:
+        raise ImageError(f"no Python {version} on this machine to build python:{version} from")
+    code = "import platform, sys; print(sys.base_prefix); print(platform.python_version())"
+    prefix, full = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    return prefix, full
+
+
+# ---------------------------------------------------------------- the Debian base
+
+
+def _base_digest() -> str:
+    hashed = hashlib.sha256(DEBIAN_SUITE.encode())
+    for path in sorted(LOCAL_CA_DIR.glob("*.crt")):
+        hashed.update(path.read_bytes())
+    return hashed.hexdigest()[:16]
+
+
+def ensure_base_image() -> bool:
+    """Build the Debian base of the stand-ins unless it exists; True when built."""
+    if _label(BASE_IMAGE) == _base_digest():
+        return False
+    with tempfile.TemporaryDirectory(dir=ENGINE_DIR) as scratch:
+        root = Path(scratch) / "root"
+        done = subprocess.run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=ca-certificates",
+                DEBIAN_SUITE,
+                str(root),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise ImageError(f"debootstrap {DEBIAN_SUITE} failed: {_last_line(done)}")
+        # Services are never started by package installs in an image (as in Debian's images).
+        policy = root / "usr/sbin/policy-rc.d"
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+        certificates = root / LOCAL_CA_DIR.relative_to("/")
+        for path in LOCAL_CA_DIR.glob("*.crt"):
+            shutil.copy2(path, certificates / path.name)
+        subprocess.run(
+            ["chroot", str(root), "update-ca-certificates"],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+        (root / "var/cache/apt/archives/partial").mkdir(parents=True)
+        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+        changes = [
+            f"LABEL {STAND_IN_LABEL}={_base_digest()}",
+            f"ENV SSL_CERT_FILE={CA_BUNDLE} REQUESTS_CA_BUNDLE={CA_BUNDLE} "
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            'CMD ["bash"]',
+        ]
+        imported = subprocess.run(
+            ["podman", "import", *(f"--change={change}" for change in changes), "-", BASE_IMAGE],
+            stdin=tar.stdout,
+            env=engine_env(),
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+            check=False,
+        )
+        tar.wait()
+        if imported.returncode != 0:
+            raise ImageError(f"importing the Debian base failed: {_last_line(imported)}")
+    return True
