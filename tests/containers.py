@@ -27,10 +27,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 ENGINE_DIR = Path(os.environ.get("TEMPLATE_CONTAINERS_DIR", "/var/tmp/fastapi-template-podman"))
@@ -71,6 +73,7 @@ runtime = "runc"
 runc = ["{wrapper}"]
 """
 
+PODMAN_COMPOSE = "podman-compose==1.6.0"
 REQUIRED_COMMANDS = ("podman", "runc", "jq", "debootstrap")
 
 
@@ -151,6 +154,39 @@ def engine_problem() -> str | None:
     if info.stdout.strip() != str(wrapper):
         return f"podman runs {info.stdout.strip()!r}, not the wrapper {wrapper} (CONTAINERS_CONF)"
     return None
+
+
+@functools.cache
+def podman_compose() -> Path:
+    """podman-compose (PyPI) in its own environment under ENGINE_DIR, installed once.
+
+    Not a dev dependency of the template repository: it is a tool of this engine set-up only,
+    like podman itself, and is pinned here.
+    """
+    venv = ENGINE_DIR / "podman-compose"
+    executable = venv / "bin" / "podman-compose"
+    if not executable.exists():
+        env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+        with _build_lock():
+            if not executable.exists():
+                for command in (
+                    ["uv", "venv", "--quiet", "--python", sys.executable, str(venv)],
+                    [
+                        "uv",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--python",
+                        str(venv / "bin" / "python"),
+                        PODMAN_COMPOSE,
+                    ],
+                ):
+                    done = subprocess.run(
+                        command, capture_output=True, text=True, env=env, timeout=300, check=False
+                    )
+                    if done.returncode != 0:
+                        raise ImageError(f"cannot install {PODMAN_COMPOSE}: {_last_line(done)}")
+    return executable
 
 
 # ---------------------------------------------------------------- images
@@ -366,8 +402,17 @@ def _interpreter_prefix(version: str) -> tuple[str, str]:
 # ---------------------------------------------------------------- the Debian base
 
 
+# The base image's configuration (podman import --change), one instruction each.
+BASE_IMAGE_CONFIG = (
+    f"ENV SSL_CERT_FILE={CA_BUNDLE}",
+    f"ENV REQUESTS_CA_BUNDLE={CA_BUNDLE}",
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    'CMD ["bash"]',
+)
+
+
 def _base_digest() -> str:
-    hashed = hashlib.sha256(DEBIAN_SUITE.encode())
+    hashed = hashlib.sha256(repr((DEBIAN_SUITE, BASE_IMAGE_CONFIG)).encode())
     for path in sorted(LOCAL_CA_DIR.glob("*.crt")):
         hashed.update(path.read_bytes())
     return hashed.hexdigest()[:16]
@@ -410,12 +455,7 @@ def ensure_base_image() -> bool:
         shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
         (root / "var/cache/apt/archives/partial").mkdir(parents=True)
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        changes = [
-            f"LABEL {STAND_IN_LABEL}={_base_digest()}",
-            f"ENV SSL_CERT_FILE={CA_BUNDLE} REQUESTS_CA_BUNDLE={CA_BUNDLE} "
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            'CMD ["bash"]',
-        ]
+        changes = [f"LABEL {STAND_IN_LABEL}={_base_digest()}", *BASE_IMAGE_CONFIG]
         imported = subprocess.run(
             ["podman", "import", *(f"--change={change}" for change in changes), "-", BASE_IMAGE],
             stdin=tar.stdout,
@@ -429,3 +469,142 @@ def ensure_base_image() -> bool:
         if imported.returncode != 0:
             raise ImageError(f"importing the Debian base failed: {_last_line(imported)}")
     return True
+
+
+# ---------------------------------------------------------------- a stack in containers
+
+
+def images_of(dockerfile: Path, services: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The images a stack needs from elsewhere: the Dockerfile's FROM and COPY --from images
+    (its own stage names aside), and the image of every service that is not built."""
+    text = dockerfile.read_text()
+    stages = set(re.findall(r"(?im)^FROM\s+\S+\s+AS\s+(\S+)", text))
+    found = re.findall(r"(?im)^FROM\s+(\S+)", text) + re.findall(r"--from=(\S+)", text)
+    found += [str(s["image"]) for s in services.values() if "build" not in s and s.get("image")]
+    return [image for image in dict.fromkeys(found) if image not in stages]
+
+
+class ComposeStack:
+    """A compose project run by podman-compose, with the health waits podman 4.3 lacks.
+
+    podman-compose creates the network, volumes and containers from the files (`up
+    --no-start`). It would start them all at once: before podman 4.6 it ignores `service_healthy`
+    conditions and `--wait`, and without systemd nothing runs podman's health checks. So this
+    starts each service after its dependencies meet their conditions, running the health checks
+    itself (`podman healthcheck run`) as the engine's timers would.
+    """
+
+    def __init__(self, project: Path, files: Sequence[Path], name: str) -> None:
+        self.project, self.name = project, name
+        self.compose = [str(podman_compose()), "--project-name", name]
+        for path in files:
+            self.compose += ["--file", str(path)]
+
+    def run_compose(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.compose, *args],
+            cwd=self.project,
+            env=engine_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def containers(self) -> dict[str, str]:
+        """Service -> container name."""
+        done = podman(
+            "ps",
+            "--all",
+            "--filter",
+            f"label=io.podman.compose.project={self.name}",
+            "--format",
+            '{{index .Labels "com.docker.compose.service"}} {{.Names}}',
+        )
+        return dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+
+    def state(self, service: str) -> tuple[str, int]:
+        done = podman(
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            self.containers()[service],
+        )
+        status, _, code = done.stdout.strip().partition(" ")
+        return status, int(code or 0)
+
+    def healthy(self, service: str) -> bool:
+        return podman("healthcheck", "run", self.containers()[service], timeout=60).returncode == 0
+
+    def logs(self, service: str) -> str:
+        done = podman("logs", self.containers()[service], timeout=60)
+        return done.stdout + done.stderr
+
+    def exec(self, service: str, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        return podman("exec", self.containers()[service], *args, timeout=120)
+
+    def describe(self, service: str, problem: str) -> str:
+        tail = "\n".join(self.logs(service).splitlines()[-40:])
+        return f"{service}: {problem}\n--- {service} log (last 40 lines) ---\n{tail}"
+
+    def up(
+        self, services: Mapping[str, Mapping[str, Any]], timeout: float = 300
+    ) -> dict[str, float]:
+        """Create and start every service in dependency order, then wait until each one that
+        runs until stopped is healthy; returns seconds from the start to each service's health
+        (or completion). Raises AssertionError saying which service did not get there."""
+        from stack import depends_on, healthcheck_command, one_shot_services, start_order
+
+        created = self.run_compose("up", "--no-start", "--no-build")
+        if created.returncode != 0:
+            tail = "\n".join((created.stdout + created.stderr).strip().splitlines()[-30:])
+            raise AssertionError(f"podman-compose up --no-start failed:\n{tail}")
+        started, deadline = time.monotonic(), time.monotonic() + timeout
+        ready: dict[str, float] = {}
+        one_shot = one_shot_services(services)
+
+        def reach(service: str, condition: str) -> None:
+            if service in ready:
+                return
+            while True:
+                status, code = self.state(service)
+                if condition == "service_completed_successfully" and status == "exited":
+                    if code != 0:
+                        raise AssertionError(self.describe(service, f"exited with code {code}"))
+                    break
+                if condition == "service_healthy" and status == "running" and self.healthy(service):
+                    break
+                if condition == "service_started" and status == "running":
+                    break
+                if status == "exited" and condition != "service_completed_successfully":
+                    raise AssertionError(self.describe(service, f"exited with code {code}"))
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        self.describe(service, f"not {condition} within {timeout:g}s ({status})")
+                    )
+                time.sleep(1)
+            ready[service] = time.monotonic() - started
+
+        for name in start_order(services):
+            for dependency, condition in depends_on(services[name]).items():
+                reach(dependency, condition)
+            done = podman("start", self.containers()[name], timeout=120)
+            if done.returncode != 0:
+                raise AssertionError(f"podman start {name}: {_last_line(done)}")
+        for name, service in services.items():
+            if name in one_shot:
+                reach(name, "service_completed_successfully")
+            elif healthcheck_command(service.get("healthcheck")) or "build" in service:
+                reach(name, "service_healthy")
+            else:
+                reach(name, "service_started")
+        return ready
+
+    def down(self) -> None:
+        done = self.run_compose("down", "--volumes", "--timeout", "20", timeout=300)
+        if done.returncode != 0:
+            raise AssertionError(f"podman-compose down failed: {_last_line(done)}")
+        podman(
+            "volume", "prune", "--force", "--filter", f"label=io.podman.compose.project={self.name}"
+        )
