@@ -488,7 +488,9 @@ class ComposeStack:
     """A compose project run by podman-compose, with the health waits podman 4.3 lacks.
 
     podman-compose creates the network, volumes and containers from the files (`up
-    --no-start`). It would start them all at once: before podman 4.6 it ignores `service_healthy`
+    --no-start --no-deps`: without podman's own container dependencies, which would start a
+    service's dependencies again, the finished one-shot ones included). It would start them all
+    at once: before podman 4.6 it ignores `service_healthy`
     conditions and `--wait`, and without systemd nothing runs podman's health checks. So this
     starts each service after its dependencies meet their conditions, running the health checks
     itself (`podman healthcheck run`) as the engine's timers would.
@@ -556,7 +558,7 @@ class ComposeStack:
         (or completion). Raises AssertionError saying which service did not get there."""
         from stack import depends_on, healthcheck_command, one_shot_services, start_order
 
-        created = self.run_compose("up", "--no-start", "--no-build")
+        created = self.run_compose("up", "--no-start", "--no-build", "--no-deps")
         if created.returncode != 0:
             tail = "\n".join((created.stdout + created.stderr).strip().splitlines()[-30:])
             raise AssertionError(f"podman-compose up --no-start failed:\n{tail}")

@@ -856,7 +856,7 @@ def test_docker_stack(
             return run([*compose, "exec", "-T", service, *args], cwd=project, env=env).stdout
 
         base_url = f"http://{stack.HOST}:{api_port}"
-        smoke_test(base_url, answers, superuser, worker_log, service_exec, api_key)
+        smoke_test(base_url, answers, superuser, worker_log, service_exec, api_key=api_key)
     finally:
         down = [*compose, "down", "--volumes", "--remove-orphans", "--timeout", "20"]
         run(down, cwd=project, env=env, timeout=300, step="docker compose down", check=False)
