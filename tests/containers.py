@@ -604,9 +604,24 @@ class ComposeStack:
         return ready
 
     def down(self) -> None:
+        """`down --volumes`, then the anonymous volumes too (the images' VOLUMEs), which
+        podman-compose leaves behind and Docker Compose removes."""
+        mounted = [
+            name
+            for container in self.containers().values()
+            for name in podman(
+                "inspect", "--format", "{{range .Mounts}}{{.Name}} {{end}}", container
+            ).stdout.split()
+        ]
         done = self.run_compose("down", "--volumes", "--timeout", "20", timeout=300)
         if done.returncode != 0:
             raise AssertionError(f"podman-compose down failed: {_last_line(done)}")
-        podman(
-            "volume", "prune", "--force", "--filter", f"label=io.podman.compose.project={self.name}"
+        for name in mounted:
+            podman("volume", "rm", "--force", name)
+
+    def volumes(self) -> list[str]:
+        """The project's named volumes still present."""
+        done = podman(
+            "volume", "ls", "--quiet", "--filter", f"label=io.podman.compose.project={self.name}"
         )
+        return done.stdout.split()

@@ -19,6 +19,7 @@ failure. The native run (test_compose.test_native_stack) stays for the rest of t
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 import containers
 import pytest
 import stack
-from conftest import VARIANTS, clean_env, python_for, unavailable
+from conftest import VARIANTS, clean_env, python_for, unavailable, variant_params
 from matrix import FLAGSHIPS, to_row
 from test_compose import (
     STACK_SLUGS,
@@ -76,6 +77,24 @@ def test_container_variants_cover_every_database_broker_and_observability_value(
         assert offered <= {value for q, value in held if q == question}, question
     observed = {key for name in chosen for key, on in to_row(VARIANTS[name]).items() if on is True}
     assert {k for k in to_row(VARIANTS["largest"]) if k.startswith("observability=")} <= observed
+
+
+@pytest.mark.parametrize("variant", variant_params())
+def test_dockerfile_builds_alike_with_buildkit_and_buildah(
+    variant: str, render_variant: Callable[[str], Any]
+) -> None:
+    """buildah refuses a relative mount target, and leaves the content of a bind mount out of
+    its layer cache (an image built after another project's reused that one's dependencies):
+    files the build depends on are copied; mounts are caches or secrets, at absolute paths."""
+    dockerfile = (Path(render_variant(variant).project_dir) / "Dockerfile").read_text()
+    problems = []
+    for options in re.findall(r"--mount=(\S+)", dockerfile):
+        option = dict(part.partition("=")[::2] for part in options.split(","))
+        if option.get("type", "bind") == "bind":
+            problems.append(f"a bind mount ({options}): its content is not in buildah's cache key")
+        if not option.get("target", option.get("dst", "/")).startswith("/"):
+            problems.append(f"a relative mount target ({options}): buildah refuses it")
+    assert not problems, "\n".join(problems)
 
 
 def require_engine() -> None:
@@ -161,6 +180,7 @@ def test_container_stack(
         compose.down()
         down = time.monotonic() - down_started
     assert not compose.containers(), f"containers left after down: {compose.containers()}"
+    assert not compose.volumes(), f"volumes left after down: {compose.volumes()}"
 
     waits = ", ".join(f"{service} {seconds:.0f}s" for service, seconds in ready.items())
     pulled = ", ".join(f"{image} {seconds:.0f}s" for image, seconds in built.items()) or "none"
