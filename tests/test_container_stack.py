@@ -29,7 +29,7 @@ import containers
 import pytest
 import stack
 from conftest import VARIANTS, clean_env, python_for, unavailable, variant_params
-from matrix import FLAGSHIPS, to_row
+from matrix import covering_variants, to_row
 from test_compose import (
     STACK_SLUGS,
     admit_api_key,
@@ -45,27 +45,7 @@ CONTAINER_QUESTIONS = ("database", "broker", "observability")
 
 
 def container_variants() -> list[str]:
-    """The flagships with distinct answers, then greedily the variants adding the most values
-    of CONTAINER_QUESTIONS not yet run in containers."""
-    rows = {name: to_row(answers) for name, answers in VARIANTS.items()}
-
-    def values(name: str) -> set[tuple[str, Any]]:
-        return {
-            (key, value)
-            for key, value in rows[name].items()
-            if key.split("=")[0] in CONTAINER_QUESTIONS
-        }
-
-    chosen: list[str] = []
-    for name in FLAGSHIPS:
-        if rows[name] not in [rows[earlier] for earlier in chosen]:
-            chosen.append(name)
-    missing = set().union(*map(values, rows)) - set().union(*map(values, chosen))
-    while missing:
-        best = max(rows, key=lambda name: len(values(name) & missing))
-        chosen.append(best)
-        missing -= values(best)
-    return chosen
+    return covering_variants(CONTAINER_QUESTIONS)
 
 
 def test_container_variants_cover_every_database_broker_and_observability_value() -> None:
