@@ -224,18 +224,21 @@ def _label(image: str) -> str | None:
     return "" if value in {"", "<no value>"} else value
 
 
-@functools.cache
-def _registry_answers(registry: str) -> bool:
-    """Whether the registry's API answers at all (remembered: one refusal per run)."""
-    done = podman("search", "--limit", "1", f"{registry}/library/alpine", timeout=30)
-    return done.returncode == 0
+_UNREACHABLE_REGISTRIES: set[str] = set()
 
 
 def _pull(image: str) -> bool:
-    registry = qualified(image).split("/")[0]
-    if not _registry_answers(registry):
+    """Pull the real image; a registry that failed once is not asked again in this run."""
+    registry = image.split("/")[0]
+    if registry in _UNREACHABLE_REGISTRIES:
         return False
-    return podman("pull", "--quiet", qualified(image), timeout=600).returncode == 0
+    try:
+        pulled = podman("pull", "--quiet", image, timeout=300).returncode == 0
+    except subprocess.TimeoutExpired:
+        pulled = False
+    if not pulled:
+        _UNREACHABLE_REGISTRIES.add(registry)
+    return pulled
 
 
 def ensure_images(images: Sequence[str]) -> dict[str, float]:

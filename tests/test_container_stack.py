@@ -28,7 +28,14 @@ from typing import Any
 import containers
 import pytest
 import stack
-from conftest import VARIANTS, clean_env, python_for, unavailable, variant_params
+from conftest import (
+    VARIANTS,
+    clean_env,
+    parse_env_file,
+    python_for,
+    unavailable,
+    variant_params,
+)
 from matrix import covering_variants, to_row
 from test_compose import (
     STACK_SLUGS,
@@ -69,10 +76,12 @@ def test_dockerfile_builds_alike_with_buildkit_and_buildah(
     dockerfile = (Path(render_variant(variant).project_dir) / "Dockerfile").read_text()
     problems = []
     for options in re.findall(r"--mount=(\S+)", dockerfile):
-        option = dict(part.partition("=")[::2] for part in options.split(","))
+        option = {
+            key: value for key, _, value in (part.partition("=") for part in options.split(","))
+        }
         if option.get("type", "bind") == "bind":
             problems.append(f"a bind mount ({options}): its content is not in buildah's cache key")
-        if not option.get("target", option.get("dst", "/")).startswith("/"):
+        if not (option.get("target") or option.get("dst") or "/").startswith("/"):
             problems.append(f"a relative mount target ({options}): buildah refuses it")
     assert not problems, "\n".join(problems)
 
@@ -136,7 +145,7 @@ def test_container_stack(
         healthy_after = time.monotonic() - build_started
 
         superuser = None
-        variables = stack.parse_env_file(project / ".env")
+        variables = parse_env_file(project / ".env")
         if variables.get("FIRST_SUPERUSER_EMAIL") and variables.get("FIRST_SUPERUSER_PASSWORD"):
             superuser = (variables["FIRST_SUPERUSER_EMAIL"], variables["FIRST_SUPERUSER_PASSWORD"])
 
