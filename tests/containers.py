@@ -161,31 +161,47 @@ def podman_compose() -> Path:
     """podman-compose (PyPI) in its own environment under ENGINE_DIR, installed once.
 
     Not a dev dependency of the template repository: it is a tool of this engine set-up only,
-    like podman itself, and is pinned here.
+    like podman itself, and is pinned here. The environment is made from the interpreter the
+    template's own environment was made from (not from that environment, which a fresh clone
+    replaces), and made again when it no longer runs.
     """
     venv = ENGINE_DIR / "podman-compose"
     executable = venv / "bin" / "podman-compose"
-    if not executable.exists():
-        env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
-        with _build_lock():
-            if not executable.exists():
-                for command in (
-                    ["uv", "venv", "--quiet", "--python", sys.executable, str(venv)],
-                    [
-                        "uv",
-                        "pip",
-                        "install",
-                        "--quiet",
-                        "--python",
-                        str(venv / "bin" / "python"),
-                        PODMAN_COMPOSE,
-                    ],
-                ):
-                    done = subprocess.run(
-                        command, capture_output=True, text=True, env=env, timeout=300, check=False
-                    )
-                    if done.returncode != 0:
-                        raise ImageError(f"cannot install {PODMAN_COMPOSE}: {_last_line(done)}")
+
+    def works() -> bool:
+        try:
+            version = subprocess.run(
+                [str(executable), "--version"], capture_output=True, text=True, timeout=60
+            )
+        except OSError:
+            return False
+        return version.returncode == 0 and PODMAN_COMPOSE.split("==")[1] in version.stdout
+
+    if works():
+        return executable
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    python = str(Path(sys.base_prefix) / "bin" / "python3")
+    with _build_lock():
+        if works():
+            return executable
+        shutil.rmtree(venv, ignore_errors=True)
+        for command in (
+            ["uv", "venv", "--quiet", "--python", python, str(venv)],
+            [
+                "uv",
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(venv / "bin" / "python"),
+                PODMAN_COMPOSE,
+            ],
+        ):
+            done = subprocess.run(
+                command, capture_output=True, text=True, env=env, timeout=300, check=False
+            )
+            if done.returncode != 0:
+                raise ImageError(f"cannot install {PODMAN_COMPOSE}: {_last_line(done)}")
     return executable
 
 

@@ -109,7 +109,11 @@ def test_container_stack(
     services = stack.load_compose(project).get("services") or {}
 
     started = time.monotonic()
-    built = containers.ensure_images(containers.images_of(project / "Dockerfile", services))
+    try:
+        containers.podman_compose()
+        built = containers.ensure_images(containers.images_of(project / "Dockerfile", services))
+    except containers.ImageError as error:
+        pytest.fail(f"{variant}: {error}", pytrace=False)
     images_seconds = time.monotonic() - started
     image = str(services["api"]["image"])
     build_started = time.monotonic()
