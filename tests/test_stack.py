@@ -18,13 +18,13 @@ import contextlib
 import functools
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from harness.availability import require_service
-from harness.compose import load_compose
+from harness.compose import API_PORT, docker_override, load_compose
 from harness.deployment import (
     STACK_SLUGS,
     admit_api_key,
@@ -35,14 +35,12 @@ from harness.deployment import (
 )
 from harness.files import parse_env_file
 from harness.interpreters import python_for
-from harness.machine import HOST, free_port, redis_slot
+from harness.machine import HOST, redis_slot
 from harness.matrix import stack_variants
 from harness.native_stack import NativeStack, StackError
 from harness.processes import clean_env, run
 from harness.provisioning import Provisioner
 from harness.smoke import smoke_test
-
-API_PORT = 8000
 
 
 class Timings:
@@ -173,23 +171,6 @@ def docker_engine_problem() -> str | None:
     return None if info.returncode == 0 else (info.stderr or info.stdout).strip()[-300:]
 
 
-def docker_override(services: Mapping[str, Mapping[str, Any]]) -> tuple[str, int]:
-    """A compose override publishing the api on a free loopback port and no other host port,
-    so stacks of several variants, and this machine's own servers, do not collide. The
-    `!override` and `!reset` tags need Docker Compose 2.24.4 or newer."""
-    api_port = free_port()
-    lines = ["services:"]
-    for name, service in services.items():
-        if not service.get("ports"):
-            continue
-        lines.append(f"  {name}:")
-        if name == "api":
-            lines.append(f'    ports: !override ["{HOST}:{api_port}:{API_PORT}"]')
-        else:
-            lines.append("    ports: !reset []")
-    return "\n".join(lines) + "\n", api_port
-
-
 @pytest.mark.variant
 @pytest.mark.parametrize("variant", stack_variants())
 def test_docker_stack(
@@ -227,7 +208,7 @@ def test_docker_stack(
             return run([*compose, "exec", "-T", service, *args], cwd=project, env=env).stdout
 
         base_url = f"http://{HOST}:{api_port}"
-        smoke_test(base_url, answers, superuser, worker_log, service_exec, api_key)
+        smoke_test(base_url, answers, superuser, worker_log, service_exec, api_key=api_key)
     finally:
         down = [*compose, "down", "--volumes", "--remove-orphans", "--timeout", "20"]
         run(down, cwd=project, env=env, timeout=300, step="docker compose down", check=False)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import load_yaml_documents, parse_env_file
+from .machine import HOST, free_port
 
 VARIABLE_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _INTERPOLATION = re.compile(
@@ -212,3 +213,24 @@ def seconds(duration: Any, default: float) -> float:
     units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
     parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", str(duration))
     return sum(float(number) * units[unit] for number, unit in parts) if parts else default
+
+
+# The port the api service listens on inside its container.
+API_PORT = 8000
+
+
+def docker_override(services: Mapping[str, Mapping[str, Any]]) -> tuple[str, int]:
+    """A compose override publishing the api on a free loopback port and no other host port,
+    so stacks of several variants, and this machine's own servers, do not collide. The
+    `!override` and `!reset` tags need Docker Compose 2.24.4 or newer."""
+    api_port = free_port()
+    lines = ["services:"]
+    for name, service in services.items():
+        if not service.get("ports"):
+            continue
+        lines.append(f"  {name}:")
+        if name == "api":
+            lines.append(f'    ports: !override ["{HOST}:{api_port}:{API_PORT}"]')
+        else:
+            lines.append("    ports: !reset []")
+    return "\n".join(lines) + "\n", api_port

@@ -222,10 +222,18 @@ def stack_variants() -> list[str]:
     A flagship with the same choices as an earlier one (`adversarial` has the default's, and
     differs only in free text) runs no stack of its own: its own tests run in the variant tier.
     """
+    return covering_variants(STACK_QUESTIONS)
+
+
+@cache
+def covering_variants(questions: tuple[str, ...]) -> list[str]:
+    """The flagships with distinct answers, then greedily the variants adding the most values
+    of `questions` not yet held, until every value is in some chosen variant. A multiselect
+    question counts by its options (`observability=sentry` on or off)."""
     rows = {name: to_row(answers) for name, answers in variants().items()}
 
     def values(name: str) -> set[tuple[str, Any]]:
-        return {(question, rows[name][question]) for question in STACK_QUESTIONS}
+        return {(key, value) for key, value in rows[name].items() if key.split("=")[0] in questions}
 
     chosen: list[str] = []
     for name in FLAGSHIPS:
