@@ -16,7 +16,8 @@ import sys
 from typing import Any
 
 import pytest
-from matrix import TEMPLATE_ROOT, to_answers, to_row, variants
+from harness.matrix import to_answers, to_row, variants
+from harness.template import TEMPLATE_ROOT
 
 
 def load_context_module() -> Any:
