@@ -34,6 +34,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .compose import depends_on, healthcheck_command, one_shot_services, start_order
+from .interpreters import find_python
+
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 ENGINE_DIR = Path(os.environ.get("TEMPLATE_CONTAINERS_DIR", "/var/tmp/fastapi-template-podman"))
 STAND_IN_LABEL = "org.fastapi-template.stand-in"
@@ -408,8 +411,6 @@ def stand_in_recipe(name: str) -> Recipe | None:
 @functools.cache
 def _interpreter_prefix(version: str) -> tuple[str, str]:
     """(sys.base_prefix, full version) of this machine's interpreter for `version`."""
-    from conftest import find_python
-
     python = find_python(version)
     if python is None:
         raise ImageError(f"no Python {version} on this machine to build python:{version} from")
@@ -577,8 +578,6 @@ class ComposeStack:
         """Create and start every service in dependency order, then wait until each one that
         runs until stopped is healthy; returns seconds from the start to each service's health
         (or completion). Raises AssertionError saying which service did not get there."""
-        from stack import depends_on, healthcheck_command, one_shot_services, start_order
-
         created = self.run_compose("up", "--no-start", "--no-build", "--no-deps")
         if created.returncode != 0:
             tail = "\n".join((created.stdout + created.stderr).strip().splitlines()[-30:])
