@@ -586,8 +586,10 @@ def test_update_from_each_release(
     later = {question: answers[question] for question in answers.keys() - offered.keys()}
     data = [f"--data={question}={value}" for question, value in sorted(later.items())]
 
-    _, seconds = update(project, f"--vcs-ref={NEXT_RELEASE}", *data)
+    result, seconds = update(project, f"--vcs-ref={NEXT_RELEASE}", *data)
     print(f"{release} -> {NEXT_RELEASE} ({variant}): copy {copied:.1f}s, update {seconds:.1f}s")
+    # No moved file was edited: the old version's rendering is found unchanged, nothing carried.
+    assert "Edited files this update moves" not in result.stdout, result.stdout
 
     assert_cleanly_updated(project, [generated, edited], NEXT_RELEASE)
     assert_contains(project, [(".gitignore", OWN_GITIGNORE), OWN_MODULE], "the developer's edits")
