@@ -467,7 +467,8 @@ def test_update_changes_an_answer(
 
 def migration_commands() -> Iterator[list[str]]:
     """The `_migrations` commands of copier.yml, rendered as copier renders them."""
-    context = {"_copier_python": sys.executable, "_copier_conf": {"src_path": TEMPLATE_ROOT}}
+    conf = {"src_path": TEMPLATE_ROOT, "answers_file": ANSWERS_FILE}
+    context = {"_copier_python": sys.executable, "_copier_conf": conf}
     for migration in MIGRATIONS:
         yield [jinja2.Template(part).render(context) for part in migration["command"]]
 
@@ -585,8 +586,10 @@ def test_update_from_each_release(
     later = {question: answers[question] for question in answers.keys() - offered.keys()}
     data = [f"--data={question}={value}" for question, value in sorted(later.items())]
 
-    _, seconds = update(project, f"--vcs-ref={NEXT_RELEASE}", *data)
+    result, seconds = update(project, f"--vcs-ref={NEXT_RELEASE}", *data)
     print(f"{release} -> {NEXT_RELEASE} ({variant}): copy {copied:.1f}s, update {seconds:.1f}s")
+    # No moved file was edited: the old version's rendering is found unchanged, nothing carried.
+    assert "Edited files this update moves" not in result.stdout, result.stdout
 
     assert_cleanly_updated(project, [generated, edited], NEXT_RELEASE)
     assert_contains(project, [(".gitignore", OWN_GITIGNORE), OWN_MODULE], "the developer's edits")
@@ -599,6 +602,82 @@ def test_update_from_each_release(
         request,
         poetry_bin,
         with_tests=variant == "default",
+    )
+
+
+# Files 0.2.0 moved into domain packages, as a team edits them in a project from 0.1.0: lines
+# appended (no template change is near them), and a file that has no new home.
+MOVED_EDITS = [
+    ("app/services/items.py", "\n\ndef team_helper() -> int:\n    return 42\n"),
+    ("app/api/deps.py", "\n\nTEAM_PAGE_LIMIT = 5\n"),
+    ("app/services/__init__.py", '"""Our services, with notes."""\n'),
+]
+# Where each edit must be after the update.
+MOVED_EDITS_KEPT = [
+    ("app/items/service.py", "def team_helper() -> int:\n    return 42\n"),
+    ("app/core/dependencies.py", "TEAM_PAGE_LIMIT = 5\n"),
+    ("app/services/__init__.py", "Our services, with notes."),
+]
+# A line of app/services/items.py that 0.2.0 rewrote in app/items/service.py.
+MOVED_CONFLICT = (
+    "Items belong to their owner; superusers may see and change every item.",
+    "Items belong to their owner; superusers and auditors may see every item.",
+)
+
+
+def generate_from_0_1_0(released: Path, project: Path) -> None:
+    generate(released, "v0.1.0", project, {"project_slug": project.name})
+    for name, _ in MOVED_EDITS:
+        assert (project / name).is_file(), f"0.1.0 rendered no {name}: fix MOVED_EDITS"
+
+
+def test_update_from_0_1_0_carries_edits_of_moved_files(released: Path, tmp_path: Path) -> None:
+    """Copier deletes each file the old version rendered and the new one does not; the 0.2.0
+    migration (extensions/migrations/carry_moved_edits.py) merges the edits into the new homes."""
+    project = tmp_path / "tplupd-moves"
+    generate_from_0_1_0(released, project)
+    for name, text in MOVED_EDITS:
+        if name.endswith("__init__.py"):
+            (project / name).write_text(text)
+        else:
+            with (project / name).open("a") as module:
+                module.write(text)
+    edited = commit_all(project, "Our helpers in moved modules")
+
+    result, seconds = update(project, f"--vcs-ref={NEXT_RELEASE}")
+    print(f"v0.1.0 -> {NEXT_RELEASE} with edits in moved files: update {seconds:.1f}s")
+
+    assert_cleanly_updated(project, [edited], NEXT_RELEASE)
+    assert_contains(project, MOVED_EDITS_KEPT, "the edits of moved files")
+    assert "app/services/items.py: your edits carried to app/items/service.py" in result.stdout
+    assert "app/services/__init__.py: has no new home" in result.stdout
+    assert not (project / "app/services/items.py").exists(), "the moved file is still there"
+    assert not (project / ".git/copier-moves").exists(), "the migration left its stash"
+    # Idempotent: both steps again change nothing.
+    after = {name: (project / name).read_bytes() for name, _ in MOVED_EDITS_KEPT}
+    for command in migration_commands():
+        if "carry_moved_edits.py" in command[1]:
+            run(command, cwd=project, env=git_env(), step="migration, a second time")
+    assert {name: (project / name).read_bytes() for name, _ in MOVED_EDITS_KEPT} == after
+
+
+def test_update_from_0_1_0_marks_a_conflict_in_a_moved_file(released: Path, tmp_path: Path) -> None:
+    project = tmp_path / "tplupd-moves-conflict"
+    generate_from_0_1_0(released, project)
+    replace_once(project / "app/services/items.py", *MOVED_CONFLICT)
+    commit_all(project, "Auditors see every item")
+
+    update(project, f"--vcs-ref={NEXT_RELEASE}")
+
+    service = (project / "app/items/service.py").read_text()
+    for marker in (*CONFLICT_MARKERS, "======="):
+        assert marker in service, f"app/items/service.py has no {marker!r} line:\n{service}"
+    assert MOVED_CONFLICT[1] in service, "the developer's line was lost in the conflict"
+    assert "admins (superusers) may see and change every item" in service
+    check = update_script(project, "--check")
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert listed_conflicts(check) == ["app/items/service.py (unmerged, conflict markers)"], (
+        check.stderr
     )
 
 
