@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from harness.processes import clean_env, run
-from harness.template import TEMPLATE_ROOT
+from harness.template import TEMPLATE_ROOT, load_module
 
 pytestmark = pytest.mark.xdist_group("docs")
 
@@ -212,6 +212,10 @@ FILE_NAME = re.compile(
     r"\.(?:md|py|ya?ml|toml|json|ini|cfg|lock|sh|txt|mako))(?![\w/-])"
 )
 # Files pages name that no checkout holds, by page (the site path; "*": every page) and why.
+# The paths of the 0.1.0 layout that the update step carrying edits of moved files knows.
+MOVED_FROM = load_module(
+    "carry_moved_edits", TEMPLATE_ROOT / "extensions" / "migrations" / "carry_moved_edits.py"
+).MOVES
 NAMED_BUT_NOT_SHIPPED = {
     # Written by `make install` in a generated project.
     "*": re.compile(r"(uv|poetry)\.lock"),
@@ -221,6 +225,8 @@ NAMED_BUT_NOT_SHIPPED = {
     "house-conventions": re.compile(r"\.copier-answers\.house\.yml"),
     # The production override the page writes.
     "deploying": re.compile(r"compose\.prod\.yaml"),
+    # Files of the 0.1.0 layout, in the table of files that moved.
+    "updating": re.compile("|".join(re.escape(path) for path in MOVED_FROM)),
 }
 
 
