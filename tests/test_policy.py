@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from harness.processes import clean_env, run, tool
-from harness.project_checks import GIT_IDENTITY
+from harness.project_checks import GIT_IDENTITY, template_check
 from harness.template import TEMPLATE_ROOT, load_copier_config
 
 LIFECYCLE = runpy.run_path(str(TEMPLATE_ROOT / "extensions" / "lifecycle.py"))
@@ -121,17 +121,6 @@ def generate(templates: Templates, project: Path, data_file: Path) -> None:
     )
     git("init", "-q", cwd=project)
     commit_all(project, "Generate from the template")
-
-
-def template_check(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """scripts/template_check.py with a Python that has Copier, as `make template-check`."""
-    return run(
-        [tool("python"), "scripts/template_check.py"],
-        cwd=project,
-        env=clean_env(**GIT_IDENTITY, **env),
-        step="template check",
-        check=False,
-    )
 
 
 def assert_passes(result: subprocess.CompletedProcess[str]) -> None:

@@ -5,11 +5,8 @@ Render-tier speed: a clone of this repository without its tags, and one rendered
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
@@ -24,20 +21,9 @@ from harness.releases import (
     restore_tags,
     tagged_commit,
 )
-from harness.template import TEMPLATE_ROOT
+from harness.template import TEMPLATE_ROOT, load_module
 
-
-def load_lifecycle() -> ModuleType:
-    path = TEMPLATE_ROOT / "extensions" / "lifecycle.py"
-    spec = importlib.util.spec_from_file_location("template_lifecycle", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-LIFECYCLE = load_lifecycle()
+LIFECYCLE = load_module("template_lifecycle", TEMPLATE_ROOT / "extensions" / "lifecycle.py")
 RELEASES = recorded_releases((TEMPLATE_ROOT / CHANGELOG).read_text(encoding="utf-8"))
 
 

@@ -10,28 +10,16 @@ of committed files. tests/test_render.py and tests/test_kubernetes.py read the r
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
-import sys
 from typing import Any
 
 import pytest
 from harness.matrix import to_answers, to_row, variants
-from harness.template import TEMPLATE_ROOT
+from harness.template import TEMPLATE_ROOT, load_module
 
-
-def load_context_module() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "template_extensions_context", TEMPLATE_ROOT / "extensions" / "context.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-CONTEXT = load_context_module()
+CONTEXT: Any = load_module(
+    "template_extensions_context", TEMPLATE_ROOT / "extensions" / "context.py"
+)
 # The module context.py loaded: the one whose rows the hook derives from.
 SETTINGS: Any = CONTEXT.load_sibling("settings")
 URL_WITH_USER_INFO = re.compile(r"://[^/@\s]+@")

@@ -39,7 +39,7 @@ import yaml
 from harness.files import iter_project_files, parse_env_file, read_text_file
 from harness.matrix import choice_values
 from harness.processes import clean_env, run, tool
-from harness.project_checks import GIT_IDENTITY, ProjectChecks
+from harness.project_checks import GIT_IDENTITY, ProjectChecks, template_check
 from harness.releases import CHANGELOG, recorded_releases, restore_tags
 from harness.rendering import VARIANTS
 from harness.template import TEMPLATE_ROOT, load_copier_config
@@ -708,16 +708,6 @@ def test_answers_file_records_an_absolute_source(versions: Versions, tmp_path: P
     commit_all(project, "Generate from the template")
     update(project, f"--vcs-ref={NEW_TAG}")
     assert recorded_answers(project)["_commit"] == NEW_TAG
-
-
-def template_check(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return run(
-        [tool("python"), "scripts/template_check.py"],
-        cwd=project,
-        env=clean_env(**GIT_IDENTITY, **env),
-        step="template check",
-        check=False,
-    )
 
 
 def test_template_check_fails_on_house_owned_drift(versions: Versions, tmp_path: Path) -> None:

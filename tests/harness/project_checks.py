@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import tomllib
@@ -25,7 +26,7 @@ from .availability import require_service
 from .files import parse_env_file
 from .interpreters import python_for
 from .package_index import PYPI_SIMPLE, pypi_serves_poetry
-from .processes import clean_env, run
+from .processes import clean_env, run, tool
 
 # Commits made by the tests, whoever runs them: git needs an identity and must never prompt.
 GIT_IDENTITY = {
@@ -253,3 +254,14 @@ class ProjectChecks:
                 "alembic upgrade head", *self.run_in_venv, "alembic", "upgrade", "head", timeout=180
             )
         self.step("pytest", *self.run_in_venv, "pytest", "-q", timeout=1200)
+
+
+def template_check(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """scripts/template_check.py with a Python that has Copier, as `make template-check`."""
+    return run(
+        [tool("python"), "scripts/template_check.py"],
+        cwd=project,
+        env=clean_env(**GIT_IDENTITY, **env),
+        step="template check",
+        check=False,
+    )
