@@ -46,6 +46,7 @@ from harness.template import TEMPLATE_ROOT
 
 from .report import (
     BARE_FASTAPI,
+    FLOOR,
     Measurement,
     StallTest,
     WrkResult,
@@ -113,8 +114,13 @@ LOGIN = SCENARIO_NAMES["login"]
 HEALTH = SCENARIO_NAMES["health"]
 # The same request to bare_app.py, the framework without the template's code.
 BARE_FASTAPI_HEALTH = Scenario(BARE_FASTAPI, HEALTH.method, HEALTH.path, HEALTH.status)
+READ_ITEM = SCENARIO_NAMES["read_item"]
+# The same read from floor_app.py: the token check and one asyncpg query, nothing else.
+FLOOR_READ_ITEM = Scenario(
+    FLOOR, READ_ITEM.method, READ_ITEM.path, READ_ITEM.status, authenticated=True
+)
 # The database read path, run back to back against one server process.
-STALL = SCENARIO_NAMES["read_item"]
+STALL = READ_ITEM
 STALL_RUNS = 5
 
 
@@ -177,6 +183,9 @@ def render(variant: str, answers: Mapping[str, Any], destination: Path) -> Proje
         LOG_JSON="true",
         DATABASE_URL=example["DATABASE_URL"].replace("@localhost:", f"@{HOST}:"),
         REDIS_URL=redis_url,
+        # Set rather than left to their defaults: floor_app.py checks tokens as the service does.
+        JWT_ISSUER=slug,
+        JWT_AUDIENCE=slug,
         CELERY_BROKER_URL=redis_url,
         CELERY_RESULT_BACKEND=redis_url,
         ACCESS_TOKEN_EXPIRE_MINUTES="120",
@@ -212,15 +221,16 @@ def prepare_database(project: Project) -> None:
 
 
 def server_command(
-    project: Project, port: int, *, bare_fastapi: bool = False
+    project: Project, port: int, *, bench_app: str | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """The Dockerfile's CMD and ENV, on a port of 127.0.0.1 and with the project's virtualenv;
-    with `bare_fastapi`, serving bare_app.py instead of the project's application."""
+    with `bench_app` (such as "bare_app:app"), serving that module of tests/bench instead of
+    the project's application."""
     image = parse_dockerfile(project.path / "Dockerfile")
     command = list(image.cmd)
-    if bare_fastapi:
+    if bench_app:
         factory = command.index("--factory")  # followed by the application's factory
-        command[factory : factory + 2] = ["--app-dir", str(BENCH_DIR), "bare_app:app"]
+        command[factory : factory + 2] = ["--app-dir", str(BENCH_DIR), bench_app]
     for option, value in (("--host", HOST), ("--port", str(port))):
         if option in command:
             command[command.index(option) + 1] = value
@@ -318,11 +328,12 @@ class RssSampler:
 
 @contextlib.contextmanager
 def server(
-    project: Project, workers: int, log: Path, *, bare_fastapi: bool = False
+    project: Project, workers: int, log: Path, *, bench_app: str | None = None
 ) -> Iterator[tuple[str, int]]:
-    """The service, started with the image's command; yields its base URL and PID."""
+    """The service (or `bench_app`), started with the image's command; yields its base URL and
+    PID."""
     port = free_port()
-    command, env = server_command(project, port, bare_fastapi=bare_fastapi)
+    command, env = server_command(project, port, bench_app=bench_app)
     env["WEB_CONCURRENCY"] = str(workers)
     print(f"  starting WEB_CONCURRENCY={workers} {shlex.join(command)}", flush=True)
     with log.open("ab") as output:
@@ -551,6 +562,11 @@ def bench_server(
             stall.runs = [load.measure(STALL, warmup=False) for _ in range(options.stall_runs)]
         if LOGIN in chosen:
             measurements.append(load.measure(LOGIN))
+    if workers == 1 and READ_ITEM in chosen and project.database_kind == "postgresql":
+        floor = bench_app(
+            project, "floor_app:app", FLOOR_READ_ITEM, options, log, token=token, item_id=item_id
+        )
+        measurements.append(floor)
     return measurements, stall
 
 
@@ -587,24 +603,37 @@ def pool_waits(project: Project, requests: int, seconds: float) -> dict[str, dic
     return waits
 
 
-def bench_bare_fastapi(project: Project, options: argparse.Namespace, log: Path) -> Measurement:
-    """The health scenario against bare_app.py, one worker process, same packages and server."""
-    print(f"{project.variant}: bare FastAPI (bare_app.py), 1 worker process", flush=True)
-    with server(project, 1, log, bare_fastapi=True) as (base_url, pid), RssSampler(pid) as rss:
+def bench_app(
+    project: Project,
+    bench_app: str,
+    scenario: Scenario,
+    options: argparse.Namespace,
+    log: Path,
+    *,
+    token: str = "",
+    item_id: str = "",
+) -> Measurement:
+    """One scenario against one of the benchmark's own apps (bare_app.py, floor_app.py), one
+    worker process, the project's packages, server and settings."""
+    print(f"{project.variant}: {scenario.name} ({bench_app}), 1 worker process", flush=True)
+    with (
+        server(project, 1, log, bench_app=bench_app) as (base_url, pid),
+        RssSampler(pid) as rss,
+    ):
         load = Load(
             project=project,
             workers=1,
             base_url=base_url,
             pid=pid,
-            token="",
-            item_id="",
+            token=token,
+            item_id=item_id,
             rss=rss,
             duration=options.duration,
             warmup=options.warmup,
             connections=options.connections,
             threads=options.threads,
         )
-        return load.measure(BARE_FASTAPI_HEALTH)
+        return load.measure(scenario)
 
 
 # ---------------------------------------------------------------- command line
@@ -731,8 +760,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 measurement.scenario == BARE_FASTAPI for measurement in measurements
             ):
                 measurements.append(
-                    bench_bare_fastapi(
-                        project, options, stem.with_name(f"{stem.name}-bare-fastapi.log")
+                    bench_app(
+                        project,
+                        "bare_app:app",
+                        BARE_FASTAPI_HEALTH,
+                        options,
+                        stem.with_name(f"{stem.name}-bare-fastapi.log"),
                     )
                 )
             Provisioner(run=run).database(
