@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bench import report, run
+from bench import reference, report, run
 from harness.availability import require_service
 
 WRK_STDOUT = """\
@@ -247,3 +247,17 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert waits["fair"]["pool_class"] == "FairAsyncQueuePool", waits
     assert all(pool["checkouts_per_second"] > 0 for pool in waits.values()), waits
     assert results.with_suffix(".md").read_text().startswith("# Benchmark")
+
+
+def test_the_reference_rows_mirror_our_scenarios_and_set_the_read_rate_target() -> None:
+    for name in reference.PATHS:
+        mirrored = run.reference_scenario(name)
+        assert mirrored.name == report.REFERENCE_PREFIX + name
+        assert mirrored.authenticated == run.SCENARIO_NAMES[name].authenticated
+    ours = measurement("read_item", requests=1000)
+    theirs = measurement(report.REFERENCE_PREFIX + "read_item", requests=500)
+    assert report.target_failures([ours, theirs], []) == [
+        "default/read_item: 2.00x the reference's req/s < 2.5x"
+    ]
+    assert report.target_failures([ours], []) == [], "no reference measured: no verdict"
+    assert report.target_failures([theirs], []) == [], "the reference is held to no target"

@@ -109,6 +109,10 @@ MIN_STALL_RATIO = 0.9
 BARE_FASTAPI = "bare_fastapi_health"
 FLOOR = "floor_read_item"
 BASELINES = frozenset({BARE_FASTAPI, FLOOR})
+# The official template's backend (reference.py), named after the scenario it mirrors.
+REFERENCE_PREFIX = "reference_"
+# The item read serves at least this many times the reference's requests per second.
+MIN_RATE_OVER_REFERENCE = {"read_item": 2.5}
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,11 @@ class StallTest:
 
 def _judged(measurement: Measurement) -> bool:
     """Targets apply to the service on one worker process, not to the baselines."""
-    return measurement.workers == 1 and measurement.scenario not in BASELINES
+    return (
+        measurement.workers == 1
+        and measurement.scenario not in BASELINES
+        and not measurement.scenario.startswith(REFERENCE_PREFIX)
+    )
 
 
 def target_failures(measurements: Sequence[Measurement], stalls: Iterable[StallTest]) -> list[str]:
@@ -200,6 +208,7 @@ def target_failures(measurements: Sequence[Measurement], stalls: Iterable[StallT
         where = f"{measurement.variant}/{measurement.scenario}"
         if target := targets.get(measurement.scenario):
             found += [f"{where}: {failure}" for failure in target.failures(measurement)]
+        found += _slower_than_promised_over_reference(measurement, measurements)
         ratio = cpu_ratio(measurement, measurements)
         ratio_target = ratio_targets.get(measurement.scenario)
         if ratio is not None and ratio_target and ratio > ratio_target.max_ratio:
@@ -213,6 +222,21 @@ def target_failures(measurements: Sequence[Measurement], stalls: Iterable[StallT
         if stall.workers == 1:
             found += [f"{stall.variant}/stall: {failure}" for failure in stall.failures()]
     return found
+
+
+def _slower_than_promised_over_reference(
+    measurement: Measurement, measurements: Sequence[Measurement]
+) -> list[str]:
+    minimum = MIN_RATE_OVER_REFERENCE.get(measurement.scenario)
+    name = REFERENCE_PREFIX + measurement.scenario
+    reference = next((m for m in measurements if m.scenario == name), None)
+    if minimum is None or reference is None or not reference.result.requests_per_second:
+        return []
+    ratio = measurement.result.requests_per_second / reference.result.requests_per_second
+    if ratio >= minimum:
+        return []
+    where = f"{measurement.variant}/{measurement.scenario}"
+    return [f"{where}: {ratio:.2f}x the reference's req/s < {minimum:g}x"]
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

@@ -44,9 +44,11 @@ from harness.processes import clean_env, run
 from harness.provisioning import Provisioner
 from harness.template import TEMPLATE_ROOT
 
+from . import reference as reference_backend
 from .report import (
     BARE_FASTAPI,
     FLOOR,
+    REFERENCE_PREFIX,
     Measurement,
     StallTest,
     WrkResult,
@@ -221,22 +223,30 @@ def prepare_database(project: Project) -> None:
 
 
 def server_command(
-    project: Project, port: int, *, bench_app: str | None = None
+    project: Project,
+    port: int,
+    *,
+    bench_app: str | None = None,
+    reference: reference_backend.Reference | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The Dockerfile's CMD and ENV, on a port of 127.0.0.1 and with the project's virtualenv;
     with `bench_app` (such as "bare_app:app"), serving that module of tests/bench instead of
-    the project's application."""
+    the project's application; with `reference`, the official template's backend, from its
+    own virtualenv and with its own settings."""
     image = parse_dockerfile(project.path / "Dockerfile")
     command = list(image.cmd)
+    factory = command.index("--factory")  # followed by the application's factory
     if bench_app:
-        factory = command.index("--factory")  # followed by the application's factory
         command[factory : factory + 2] = ["--app-dir", str(BENCH_DIR), bench_app]
+    elif reference:
+        command[factory : factory + 2] = reference.app_arguments()
     for option, value in (("--host", HOST), ("--port", str(port))):
         if option in command:
             command[command.index(option) + 1] = value
-    venv_bin = project.path / ".venv" / "bin"
+    venv_bin = reference.venv_bin if reference else project.path / ".venv" / "bin"
+    settings = reference.env if reference else project.env
     env = {key: value for key, value in image.env.items() if key != "PATH"}
-    env = {**env, **project.env, "PATH": os.pathsep.join([str(venv_bin), project.env["PATH"]])}
+    env = {**env, **settings, "PATH": os.pathsep.join([str(venv_bin), project.env["PATH"]])}
     return command, env
 
 
@@ -328,12 +338,17 @@ class RssSampler:
 
 @contextlib.contextmanager
 def server(
-    project: Project, workers: int, log: Path, *, bench_app: str | None = None
+    project: Project,
+    workers: int,
+    log: Path,
+    *,
+    bench_app: str | None = None,
+    reference: reference_backend.Reference | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """The service (or `bench_app`), started with the image's command; yields its base URL and
-    PID."""
+    """The service (or `bench_app`, or the reference), started with the image's command; yields
+    its base URL and PID."""
     port = free_port()
-    command, env = server_command(project, port, bench_app=bench_app)
+    command, env = server_command(project, port, bench_app=bench_app, reference=reference)
     env["WEB_CONCURRENCY"] = str(workers)
     print(f"  starting WEB_CONCURRENCY={workers} {shlex.join(command)}", flush=True)
     with log.open("ab") as output:
@@ -347,9 +362,10 @@ def server(
             start_new_session=True,
         )
     base_url = f"http://{HOST}:{port}"
+    health = reference_backend.PATHS["health"][1] if reference else HEALTH.path
     try:
         deadline = time.monotonic() + 60
-        while not _answers(f"{base_url}/health/live"):
+        while not _answers(base_url + health):
             if process.poll() is not None:
                 raise BenchError(f"the server exited with {process.returncode}; see {log}")
             if time.monotonic() > deadline:
@@ -404,29 +420,33 @@ def seed(base_url: str, items: int) -> tuple[str, str]:
     )
     if status != 201:
         raise BenchError(f"signup answered {status}: {answer}")
+    token = log_in(base_url, LOGIN.path, LOGIN.body)
+    create = SCENARIO_NAMES["create_item"]
+    return token, create_items(base_url, create.path, create.status, token, items)[0]
+
+
+def log_in(base_url: str, path: str, form: str | None) -> str:
     status, answer = request(
-        base_url, "POST", LOGIN.path, body=LOGIN.body, content_type=LOGIN.content_type
+        base_url, "POST", path, body=form, content_type="application/x-www-form-urlencoded"
     )
     if status != 200:
         raise BenchError(f"login answered {status}: {answer}")
-    token = str(answer["access_token"])
+    return str(answer["access_token"])
+
+
+def create_items(base_url: str, path: str, expected: int, token: str, count: int) -> list[str]:
+    """`count` items created through the API, eight at a time; their ids."""
 
     def create(_: int) -> str:
         status, answer = request(
-            base_url,
-            "POST",
-            "/api/v1/items",
-            body=ITEM_BODY,
-            content_type="application/json",
-            token=token,
+            base_url, "POST", path, body=ITEM_BODY, content_type="application/json", token=token
         )
-        if status != 201:
+        if status != expected:
             raise BenchError(f"creating an item answered {status}: {answer}")
         return str(answer["id"])
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = list(pool.map(create, range(items)))
-    return token, ids[0]
+        return list(pool.map(create, range(count)))
 
 
 # ---------------------------------------------------------------- load
@@ -636,6 +656,56 @@ def bench_app(
         return load.measure(scenario)
 
 
+def bench_reference(
+    project: Project, checkout: Path, options: argparse.Namespace, log: Path
+) -> list[Measurement]:
+    """The scenarios the reference has, against its backend served like the project (one worker,
+    the same server command), seeded like the project; named `reference_<scenario>`."""
+    python = find_python(str(project.answers["python_version"]))
+    reference = reference_backend.prepare(checkout, python or sys.executable)
+    chosen = [name for name in options.scenarios if name in reference_backend.PATHS]
+    try:
+        with (
+            server(project, 1, log, reference=reference) as (base_url, pid),
+            RssSampler(pid) as rss,
+        ):
+            token = log_in(base_url, "/api/v1/login/access-token", reference_backend.login_form())
+            _, create_path, created = reference_backend.PATHS["create_item"]
+            item_id = create_items(base_url, create_path, created, token, options.items)[0]
+            load = Load(
+                project=project,
+                workers=1,
+                base_url=base_url,
+                pid=pid,
+                token=token,
+                item_id=item_id,
+                rss=rss,
+                duration=options.duration,
+                warmup=options.warmup,
+                connections=options.connections,
+                threads=options.threads,
+            )
+            print("reference: 1 worker process", flush=True)
+            return [load.measure(reference_scenario(name)) for name in chosen]
+    finally:
+        reference_backend.drop_database()
+
+
+def reference_scenario(name: str) -> Scenario:
+    """Our scenario `name` as the reference serves it."""
+    ours = SCENARIO_NAMES[name]
+    method, path, status = reference_backend.PATHS[name]
+    return Scenario(
+        REFERENCE_PREFIX + name,
+        method,
+        path,
+        status,
+        body=ours.body,
+        content_type=ours.content_type,
+        authenticated=ours.authenticated,
+    )
+
+
 # ---------------------------------------------------------------- command line
 
 
@@ -704,6 +774,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="directory for the JSON and Markdown results (tests/bench/results)",
     )
     parser.add_argument(
+        "--reference",
+        type=Path,
+        help="a checkout of the official full-stack FastAPI template: its backend is measured "
+        "too, once, with one worker (never committed here; see tests/bench/reference.py)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the rendered projects (their paths are printed)"
     )
     options = parser.parse_args(argv)
@@ -767,6 +843,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         options,
                         stem.with_name(f"{stem.name}-bare-fastapi.log"),
                     )
+                )
+            if options.reference and not any(
+                measurement.scenario.startswith(REFERENCE_PREFIX) for measurement in measurements
+            ):
+                measurements += bench_reference(
+                    project,
+                    options.reference,
+                    options,
+                    stem.with_name(f"{stem.name}-reference.log"),
                 )
             Provisioner(run=run).database(
                 project.database_kind, project.database_name, drop_only=True
