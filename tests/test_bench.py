@@ -166,7 +166,10 @@ def test_markdown_has_a_row_per_measurement_and_the_missed_targets() -> None:
             }
         }
     }
-    text = report.markdown(rows, [stall], heading="Benchmark", layers=layers, pool_waits=waits)
+    shares = {"default": {"all": 120.5, "RequestContextMiddleware": 45.25, "framework": 53.0}}
+    text = report.markdown(
+        rows, [stall], heading="Benchmark", layers=layers, middleware=shares, pool_waits=waits
+    )
     lines = text.splitlines()
     assert lines[0] == "# Benchmark"
     health_row = (
@@ -176,6 +179,7 @@ def test_markdown_has_a_row_per_measurement_and_the_missed_targets() -> None:
     assert "| default | 1 | 2,500, 2,450 | 0.98 | 0 |" in lines
     assert "| default | 80 | - | - | 1,900 |" in lines
     assert "| default | fair | 190 | 79.1 | 583 | 1,606 | 0 |" in lines
+    assert "| default | RequestContextMiddleware | 45.2 |" in lines
     assert lines[-1] == "- all met"
 
 

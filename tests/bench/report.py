@@ -266,6 +266,7 @@ def markdown(
     *,
     heading: str,
     layers: Mapping[str, Mapping[str, float]] | None = None,
+    middleware: Mapping[str, Mapping[str, float]] | None = None,
     pool_waits: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> str:
     """The results as Markdown: one table per measurement kind, then the missed targets."""
@@ -323,6 +324,20 @@ def markdown(
             (
                 [variant, *(f"{costs[layer]:,.0f}" if layer in costs else "-" for layer in LAYERS)]
                 for variant, costs in layers.items()
+            ),
+        )
+    if middleware:
+        lines += [
+            "",
+            "## A health request's CPU µs: each middleware's share (middleware_share.py)",
+            "",
+        ]
+        lines += _table(
+            ["variant", "share", "CPU µs"],
+            (
+                [variant, name, f"{cost:,.1f}"]
+                for variant, shares in middleware.items()
+                for name, cost in shares.items()
             ),
         )
     if pool_waits:

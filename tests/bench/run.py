@@ -59,6 +59,7 @@ from .report import (
 BENCH_DIR = Path(__file__).resolve().parent
 REQUEST_SCRIPT = BENCH_DIR / "request.lua"
 LAYERS_SCRIPT = BENCH_DIR / "layers.py"
+MIDDLEWARE_SCRIPT = BENCH_DIR / "middleware_share.py"
 POOL_WAIT_SCRIPT = BENCH_DIR / "pool_wait.py"
 
 # Variant name -> answers on top of copier's defaults. A variant whose answers copier.yml does
@@ -607,6 +608,14 @@ def database_read_layers(project: Project) -> dict[str, float]:
     return costs
 
 
+def middleware_shares(project: Project, requests: int) -> dict[str, float]:
+    """middleware_share.py: the CPU each middleware adds to a health request, and the rest."""
+    print(f"{project.variant}: each middleware's share of a health request", flush=True)
+    shares: dict[str, float] = run_in_project(project, MIDDLEWARE_SCRIPT, str(requests))
+    print("  " + ", ".join(f"{name} {cost:,.1f} us" for name, cost in shares.items()), flush=True)
+    return shares
+
+
 def pool_waits(project: Project, requests: int, seconds: float) -> dict[str, dict[str, Any]]:
     """pool_wait.py: waits for a pooled connection, SQLAlchemy's own pool against the project's."""
     print(f"{project.variant}: {requests} requests waiting on the connection pool", flush=True)
@@ -804,6 +813,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     measurements: list[Measurement] = []
     stalls: list[StallTest] = []
     layers: dict[str, dict[str, float]] = {}
+    middleware: dict[str, dict[str, float]] = {}
     waits: dict[str, dict[str, dict[str, Any]]] = {}
     skipped: dict[str, str] = {}
     workdir = Path(tempfile.mkdtemp(prefix="tplbench-"))
@@ -830,6 +840,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     stalls.append(stall)
                     print(f"  stall ratio last/first: {stall.ratio:.2f}", flush=True)
             layers[variant] = database_read_layers(project)
+            # A thousand requests per configuration for each second a wrk run lasts.
+            middleware[variant] = middleware_shares(
+                project, max(1000, int(options.duration * 1000))
+            )
             waits[variant] = pool_waits(project, options.connections, options.duration)
             # Once per run: every variant has the same FastAPI and uvicorn.
             if HEALTH.name in options.scenarios and not any(
@@ -862,7 +876,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     heading = f"Benchmark of {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs"
-    table = markdown(measurements, stalls, heading=heading, layers=layers, pool_waits=waits)
+    table = markdown(
+        measurements,
+        stalls,
+        heading=heading,
+        layers=layers,
+        middleware=middleware,
+        pool_waits=waits,
+    )
     results = {
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
@@ -875,6 +896,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "measurements": [measurement.row() for measurement in measurements],
         "stall_tests": [stall.row() for stall in stalls],
         "database_read_layers_cpu_us": layers,
+        "middleware_share_cpu_us": middleware,
         "pool_waits": waits,
     }
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
