@@ -177,7 +177,7 @@ def test_markdown_has_a_row_per_measurement_and_the_missed_targets() -> None:
     )
     assert health_row in lines
     assert "| default | 1 | 2,500, 2,450 | 0.98 | 0 |" in lines
-    assert "| default | 80 | - | - | 1,900 |" in lines
+    assert "| default | 80 | - | - | 1,900 | - |" in lines
     assert "| default | fair | 190 | 79.1 | 583 | 1,606 | 0 |" in lines
     assert "| default | RequestContextMiddleware | 45.2 |" in lines
     assert lines[-1] == "- all met"

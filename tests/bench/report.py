@@ -257,7 +257,13 @@ def _load(load_average: Sequence[float]) -> str:
 
 
 # layers.py's names, from the driver up to what a request's session does.
-LAYERS = ("driver", "core_in_transaction", "core_per_request", "orm_per_request")
+LAYERS = (
+    "driver",
+    "core_in_transaction",
+    "core_per_request",
+    "orm_per_request",
+    "orm_read_only_per_request",
+)
 
 
 def markdown(
