@@ -21,7 +21,6 @@ DATABASE_DRIVERS = {
     "postgresql": {
         "server_name": "PostgreSQL",
         "scheme": "postgresql+asyncpg",
-        "driver_package": "asyncpg>=0.30",
         "credentials": "postgres:postgres",
         "port": 5432,
         "image": "postgres:17-alpine",
@@ -34,7 +33,6 @@ DATABASE_DRIVERS = {
     "mysql": {
         "server_name": "MySQL or MariaDB",
         "scheme": "mysql+aiomysql",
-        "driver_package": "aiomysql>=0.2",
         # As a fresh local MySQL or MariaDB; the compose container is published on 127.0.0.1 only.
         "credentials": "root",
         "port": 3306,
@@ -52,7 +50,6 @@ DATABASE_DRIVERS = {
 SQLITE = {
     "server_name": "SQLite",
     "scheme": "sqlite+aiosqlite",
-    "driver_package": "aiosqlite>=0.20",
     "data_dir": "/app/data",
 }
 
@@ -237,7 +234,6 @@ class DerivedValues(ContextHook):
         if database == "sqlite":
             context["database_server_name"] = SQLITE["server_name"]
             context["database_scheme"] = SQLITE["scheme"]
-            context["database_driver_package"] = SQLITE["driver_package"]
             context["database_data_dir"] = SQLITE["data_dir"]
             file_name = f"{context['database_name']}.db"
             context["database_file"] = f"data/{file_name}"
@@ -251,7 +247,6 @@ class DerivedValues(ContextHook):
             context["database_scheme"] = driver["scheme"]
             context["database_port"] = driver["port"]
             context["database_image"] = driver["image"]
-            context["database_driver_package"] = driver["driver_package"]
             context["database_data_dir"] = driver["data_dir"]
             context["create_database_command"] = driver["create_command"].format(
                 name=context["database_name"]
@@ -304,3 +299,5 @@ class DerivedValues(ContextHook):
         # fields, .env.example, .env, the ConfigMap, the Secret's keys, compose and CI.
         python_string = load_sibling("encoding").python_string
         load_sibling("settings").derive(context, python_string)
+        # pyproject.toml's dependencies and the versions the template's tests installed.
+        load_sibling("dependencies").derive(context)
