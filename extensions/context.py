@@ -75,6 +75,10 @@ PACKAGE_MANAGERS = {
         "install_command": "uv sync",
         "lock_command": "uv lock",
         "lock_file": "uv.lock",
+        # Where pyproject.toml pins the tested versions, and how one package or all move on.
+        "pins_location": "`[tool.uv] constraint-dependencies`",
+        "upgrade_package_command": "uv lock --upgrade-package",
+        "upgrade_all_command": "uv lock --upgrade",
         "package_manager_link": "[uv](https://docs.astral.sh/uv/)",
     },
     "poetry": {
@@ -82,6 +86,9 @@ PACKAGE_MANAGERS = {
         "install_command": "poetry install",
         "lock_command": "poetry lock",
         "lock_file": "poetry.lock",
+        "pins_location": "`[tool.poetry.dependencies]` and its dev group's table",
+        "upgrade_package_command": "poetry update",
+        "upgrade_all_command": "poetry update",
         "package_manager_link": f"[Poetry](https://python-poetry.org/) {POETRY_MINIMUM} or later",
     },
 }
