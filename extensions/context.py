@@ -21,7 +21,6 @@ DATABASE_DRIVERS = {
     "postgresql": {
         "server_name": "PostgreSQL",
         "scheme": "postgresql+asyncpg",
-        "driver_package": "asyncpg>=0.30",
         "credentials": "postgres:postgres",
         "port": 5432,
         "image": "postgres:17-alpine",
@@ -34,7 +33,6 @@ DATABASE_DRIVERS = {
     "mysql": {
         "server_name": "MySQL or MariaDB",
         "scheme": "mysql+aiomysql",
-        "driver_package": "aiomysql>=0.2",
         # As a fresh local MySQL or MariaDB; the compose container is published on 127.0.0.1 only.
         "credentials": "root",
         "port": 3306,
@@ -52,7 +50,6 @@ DATABASE_DRIVERS = {
 SQLITE = {
     "server_name": "SQLite",
     "scheme": "sqlite+aiosqlite",
-    "driver_package": "aiosqlite>=0.20",
     "data_dir": "/app/data",
 }
 
@@ -78,6 +75,10 @@ PACKAGE_MANAGERS = {
         "install_command": "uv sync",
         "lock_command": "uv lock",
         "lock_file": "uv.lock",
+        # Where pyproject.toml pins the tested versions, and how one package or all move on.
+        "pins_location": "`[tool.uv] constraint-dependencies`",
+        "upgrade_package_command": "uv lock --upgrade-package",
+        "upgrade_all_command": "uv lock --upgrade",
         "package_manager_link": "[uv](https://docs.astral.sh/uv/)",
     },
     "poetry": {
@@ -85,6 +86,9 @@ PACKAGE_MANAGERS = {
         "install_command": "poetry install",
         "lock_command": "poetry lock",
         "lock_file": "poetry.lock",
+        "pins_location": "`[tool.poetry.dependencies]` and its dev group's table",
+        "upgrade_package_command": "poetry update",
+        "upgrade_all_command": "poetry update",
         "package_manager_link": f"[Poetry](https://python-poetry.org/) {POETRY_MINIMUM} or later",
     },
 }
@@ -250,7 +254,6 @@ class DerivedValues(ContextHook):
         if database == "sqlite":
             context["database_server_name"] = SQLITE["server_name"]
             context["database_scheme"] = SQLITE["scheme"]
-            context["database_driver_package"] = SQLITE["driver_package"]
             context["database_data_dir"] = SQLITE["data_dir"]
             file_name = f"{context['database_name']}.db"
             context["database_file"] = f"data/{file_name}"
@@ -264,7 +267,6 @@ class DerivedValues(ContextHook):
             context["database_scheme"] = driver["scheme"]
             context["database_port"] = driver["port"]
             context["database_image"] = driver["image"]
-            context["database_driver_package"] = driver["driver_package"]
             context["database_data_dir"] = driver["data_dir"]
             context["create_database_command"] = driver["create_command"].format(
                 name=context["database_name"]
@@ -317,3 +319,5 @@ class DerivedValues(ContextHook):
         # fields, .env.example, .env, the ConfigMap, the Secret's keys, compose and CI.
         python_string = load_sibling("encoding").python_string
         load_sibling("settings").derive(context, python_string)
+        # pyproject.toml's dependencies and the versions the template's tests installed.
+        load_sibling("dependencies").derive(context)

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bench import report, run
+from bench import reference, report, run
 from harness.availability import require_service
 
 WRK_STDOUT = """\
@@ -72,19 +72,37 @@ def test_the_lua_script_prints_every_field_the_parser_reads() -> None:
 
 
 def test_targets_apply_to_one_worker_process() -> None:
-    slow_read = measurement("read_item", requests=1500, p99_us=80_000)
-    fine_health = measurement("health", requests=12_000)
-    heavy = measurement("list_items", requests=900, peak_rss_mb=180.0)
-    two_workers = measurement("read_item", requests=10, workers=2)
-    bare_framework = measurement(report.BARE_FASTAPI, requests=3000)
-    failures = report.target_failures(
-        [slow_read, fine_health, heavy, two_workers, bare_framework], []
-    )
+    slow_read = measurement("read_item", requests=1500, p99_us=180_000)
+    heavy = measurement("list_items", requests=1000, peak_rss_mb=180.0)
+    two_workers = measurement("read_item", requests=10, p99_us=900_000, workers=2)
+    bare_framework = measurement(report.BARE_FASTAPI, requests=10, peak_rss_mb=900.0)
+    failures = report.target_failures([slow_read, heavy, two_workers, bare_framework], [])
     assert failures == [
-        "default/read_item: 1,500 req/s < 2,000",
-        "default/read_item: p99 80.0 ms > 50 ms",
+        "default/read_item: p99 180.0 ms > 100 ms",
         "default/list_items: peak RSS 180 MB > 150",
     ]
+
+
+def test_cpu_targets_are_ratios_to_baselines_of_the_same_run() -> None:
+    # 0.9 s of server CPU each: CPU per request is inversely proportional to requests.
+    floor = measurement(report.FLOOR, requests=3000)  # 0.30 ms
+    read = measurement("read_item", requests=1000)  # 0.90 ms: 3.0x the floor
+    listing = measurement("list_items", requests=600)  # 1.50 ms: 1.67x the read
+    bare = measurement(report.BARE_FASTAPI, requests=9000)  # 0.10 ms
+    health = measurement("health", requests=6000)  # 0.15 ms: 1.5x bare FastAPI
+    everything = [floor, read, listing, bare, health]
+    assert report.cpu_ratio(read, everything) == pytest.approx(3.0)
+    assert report.cpu_ratio(listing, everything) == pytest.approx(1.5 / 0.9)
+    assert report.cpu_ratio(health, everything) == pytest.approx(1.5)
+    assert report.target_failures(everything, []) == [
+        f"default/read_item: CPU per request 3.00x {report.FLOOR}'s > 2.5x"
+    ]
+    assert report.cpu_ratio(read, [read]) is None, "no floor measured: no ratio, no verdict"
+    assert report.target_failures([read], []) == []
+    row = "| default | 1 | read_item | 1,000 | 0.4 | 1.0 | 0 | 0.90 | 3.00 (floor_read_item) |"
+    assert any(
+        line.startswith(row) for line in report.markdown(everything, [], heading="B").splitlines()
+    )
 
 
 def test_cpu_per_request_divides_the_server_cpu_by_the_answered_requests() -> None:
@@ -100,7 +118,7 @@ def test_the_bare_fastapi_server_is_the_image_command_serving_bare_app(tmp_path:
         '"app.main:create_app", "--host", "0.0.0.0", "--port", "8000", "--loop", "uvloop"]\n'
     )
     project = run.Project("default", tmp_path, {}, {"PATH": "/usr/bin"})
-    command, _ = run.server_command(project, 8123, bare_fastapi=True)
+    command, _ = run.server_command(project, 8123, bench_app="bare_app:app")
     assert command == [
         "uvicorn",
         "--app-dir",
@@ -114,6 +132,16 @@ def test_the_bare_fastapi_server_is_the_image_command_serving_bare_app(tmp_path:
         "uvloop",
     ]
     assert (run.BENCH_DIR / "bare_app.py").is_file()
+
+
+def test_the_floor_app_reads_what_the_service_writes() -> None:
+    """floor_app.py checks tokens with the settings the benchmark gives the service and reads
+    the columns of the generated items table."""
+    source = (run.BENCH_DIR / "floor_app.py").read_text()
+    for name in ("SECRET_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "DATABASE_URL"):
+        assert f'"{name}"' in source
+    assert run.FLOOR_READ_ITEM.path == run.READ_ITEM.path
+    assert run.FLOOR_READ_ITEM.authenticated
 
 
 def test_stall_ratio_compares_the_last_run_with_the_first() -> None:
@@ -138,14 +166,20 @@ def test_markdown_has_a_row_per_measurement_and_the_missed_targets() -> None:
             }
         }
     }
-    text = report.markdown(rows, [stall], heading="Benchmark", layers=layers, pool_waits=waits)
+    shares = {"default": {"all": 120.5, "RequestContextMiddleware": 45.25, "framework": 53.0}}
+    text = report.markdown(
+        rows, [stall], heading="Benchmark", layers=layers, middleware=shares, pool_waits=waits
+    )
     lines = text.splitlines()
     assert lines[0] == "# Benchmark"
-    health_row = "| default | 1 | health | 12,000 | 0.4 | 1.0 | 0 | 0.07 | 100 | 0.50 0.40 0.30 |"
+    health_row = (
+        "| default | 1 | health | 12,000 | 0.4 | 1.0 | 0 | 0.07 | - | 100 | 0.50 0.40 0.30 |"
+    )
     assert health_row in lines
     assert "| default | 1 | 2,500, 2,450 | 0.98 | 0 |" in lines
-    assert "| default | 80 | - | - | 1,900 |" in lines
+    assert "| default | 80 | - | - | 1,900 | - |" in lines
     assert "| default | fair | 190 | 79.1 | 583 | 1,606 | 0 |" in lines
+    assert "| default | RequestContextMiddleware | 45.2 |" in lines
     assert lines[-1] == "- all met"
 
 
@@ -155,10 +189,11 @@ def test_targets_are_not_judged_without_a_one_worker_run() -> None:
     assert text.splitlines()[-1] == "- not judged: no run used one worker process"
 
 
-def test_the_bare_fastapi_reference_alone_is_not_judged() -> None:
+def test_the_baselines_alone_are_not_judged() -> None:
     two_workers = measurement("health", requests=12_000, workers=2)
     bare_framework = measurement(report.BARE_FASTAPI, requests=3000)
-    text = report.markdown([two_workers, bare_framework], [], heading="Benchmark")
+    floor = measurement(report.FLOOR, requests=3000)
+    text = report.markdown([two_workers, bare_framework, floor], [], heading="Benchmark")
     assert text.splitlines()[-1] == "- not judged: no run used one worker process"
 
 
@@ -216,3 +251,17 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert waits["fair"]["pool_class"] == "FairAsyncQueuePool", waits
     assert all(pool["checkouts_per_second"] > 0 for pool in waits.values()), waits
     assert results.with_suffix(".md").read_text().startswith("# Benchmark")
+
+
+def test_the_reference_rows_mirror_our_scenarios_and_set_the_read_rate_target() -> None:
+    for name in reference.PATHS:
+        mirrored = run.reference_scenario(name)
+        assert mirrored.name == report.REFERENCE_PREFIX + name
+        assert mirrored.authenticated == run.SCENARIO_NAMES[name].authenticated
+    ours = measurement("read_item", requests=1000)
+    theirs = measurement(report.REFERENCE_PREFIX + "read_item", requests=500)
+    assert report.target_failures([ours, theirs], []) == [
+        "default/read_item: 2.00x the reference's req/s < 2.5x"
+    ]
+    assert report.target_failures([ours], []) == [], "no reference measured: no verdict"
+    assert report.target_failures([theirs], []) == [], "the reference is held to no target"

@@ -23,9 +23,12 @@ import pytest
 import yaml
 from harness.processes import clean_env, run, tool
 from harness.project_checks import GIT_IDENTITY, template_check
-from harness.template import TEMPLATE_ROOT, load_copier_config
+from harness.template import TEMPLATE_ROOT, load_copier_config, load_module
 
 LIFECYCLE = runpy.run_path(str(TEMPLATE_ROOT / "extensions" / "lifecycle.py"))
+TEMPLATE_CHECK = load_module(
+    "project_template_check", TEMPLATE_ROOT / "template" / "scripts" / "template_check.py"
+)
 COPIER_REQUIREMENT = LIFECYCLE["COPIER_REQUIREMENT"]
 COPIER_EXTENSIONS_REQUIREMENT = LIFECYCLE["EXTENSIONS_REQUIREMENT"]
 OLD_TAG = "v0.1.0"
@@ -322,3 +325,22 @@ def test_one_copier_requirement_everywhere(tmp_path: Path) -> None:
     assert "make template-check" in readme
     makefile = (project / "Makefile").read_text()
     assert f"--from '{COPIER_REQUIREMENT}'" in makefile
+
+
+@pytest.mark.parametrize("location", ["http://policy.example.com/org.yml", "ftp://example.com/p"])
+def test_policy_url_must_be_https(location: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy from a URL without TLS is refused with a sentence before anything is fetched."""
+    monkeypatch.setenv("TEMPLATE_POLICY", location)
+    with pytest.raises(TEMPLATE_CHECK.CheckError) as refused:
+        TEMPLATE_CHECK.read_policy({})
+    assert str(refused.value) == (
+        f"TEMPLATE_POLICY takes an https URL or a local path, not {location}: a policy fetched "
+        "without TLS could be altered on its way"
+    )
+
+
+def test_policy_from_a_local_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = tmp_path / "org-policy.yml"
+    policy.write_text(yaml.safe_dump(POLICY))
+    monkeypatch.setenv("TEMPLATE_POLICY", str(policy))
+    assert TEMPLATE_CHECK.read_policy({}) == (str(policy), POLICY)

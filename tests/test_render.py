@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from harness import render_checks
+from harness.dependencies import catalogue, declared, load_pyproject, pinned
 from harness.files import load_yaml_documents, parse_env_file
 from harness.processes import run, tool
 from harness.rendering import VARIANTS, assert_rendered, variant_params
@@ -26,6 +28,7 @@ SCHEMA_CHECKS = (
     ("compose", "compose.y*ml", "vendor.compose-spec"),
     ("dependabot", ".github/dependabot.y*ml", "vendor.dependabot"),
     ("gitlab-ci", ".gitlab-ci.y*ml", "vendor.gitlab-ci"),
+    ("renovate", "renovate.json", "vendor.renovate"),
 )
 
 
@@ -139,7 +142,11 @@ def test_yaml_files_parse(project: Path) -> None:
 @pytest.mark.parametrize("project", variant_params(), indirect=True)
 def test_files_match_their_schemas(project: Path) -> None:
     answers = load_yaml_documents((project / ".copier-answers.yml").read_text())[0]
-    ci_schema = {"github": {"github-workflows"}, "gitlab": {"gitlab-ci"}, "none": set()}
+    ci_schema = {
+        "github": {"github-workflows", "dependabot"},
+        "gitlab": {"gitlab-ci", "renovate"},
+        "none": set(),
+    }
     expected = {"compose"} | ci_schema[answers["ci"]]
     found = set()
     for what, pattern, schema in SCHEMA_CHECKS:
@@ -186,6 +193,48 @@ def test_python_version_is_pinned_everywhere(project: Path) -> None:
     else:
         pins = {version}
     assert pins == {version}, f"CI runs Python {sorted(pins)}, the project pins {version}"
+
+
+@pytest.mark.parametrize("project", variant_params(), indirect=True)
+def test_dependencies_are_pinned_to_the_tested_versions(project: Path) -> None:
+    """Every dependency the project declares is pinned to the version of the template's table,
+    and nothing else is: its first lock installs what the variant tier tested."""
+    pyproject = load_pyproject(project)
+    tested = catalogue().TESTED_VERSIONS
+    expected = {name: tested.get(name) for name in declared(pyproject)}
+    assert pinned(pyproject) == expected, "pins differ from extensions/dependencies.py"
+    poetry = pyproject["tool"].get("poetry")
+    if poetry is not None:
+        # Poetry applies a pin to the group that declares the package, and to no other.
+        runtime = declared({"project": pyproject["project"]})
+        assert sorted(poetry["dependencies"]) == sorted(runtime)
+        dev = declared({"project": {"dependencies": pyproject["dependency-groups"]["dev"]}})
+        assert sorted(poetry["group"]["dev"]["dependencies"]) == sorted(dev)
+
+
+@pytest.mark.parametrize("project", variant_params(), indirect=True)
+def test_dependency_updates_are_configured(project: Path) -> None:
+    """Dependabot (GitHub) or Renovate (GitLab) raises the project's Python dependencies with
+    its package manager, its CI images and actions, its base images and, with Renovate, its
+    template version."""
+    answers = load_yaml_documents((project / ".copier-answers.yml").read_text())[0]
+    poetry = answers["package_manager"] == "poetry"
+    dependabot = project / ".github" / "dependabot.yml"
+    renovate = project / "renovate.json"
+    assert dependabot.exists() == (answers["ci"] == "github"), "dependabot.yml only with GitHub"
+    assert renovate.exists() == (answers["ci"] == "gitlab"), "renovate.json only with GitLab"
+    if answers["ci"] == "github":
+        config = load_yaml_documents(dependabot.read_text())[0]
+        ecosystems = {update["package-ecosystem"] for update in config["updates"]}
+        python = "pip" if poetry else "uv"
+        assert ecosystems == {python, "github-actions", "docker", "docker-compose"}, ecosystems
+    elif answers["ci"] == "gitlab":
+        config = json.loads(renovate.read_text())
+        python = "poetry" if poetry else "pep621"
+        managers = {python, "gitlabci", "dockerfile", "docker-compose", "copier"}
+        assert set(config["enabledManagers"]) == managers, config["enabledManagers"]
+        # Renovate's copier manager runs `copier update`, and our template needs its extensions.
+        assert config["ignoreScripts"] is False
 
 
 def test_variants_are_distinct() -> None:

@@ -71,7 +71,11 @@ TEMPLATE_CHANGES = [
         + '                constraints="gt=0",\n'
         + "            ),\n",
     ),
-    ("pyproject.toml.jinja", '"structlog>=24.4",', '"structlog>=25.1",'),  # a raised bound
+    (  # a raised bound: one row of the dependency catalogue, outside template/
+        "../extensions/dependencies.py",
+        'Dependency("structlog>=24.4")',
+        'Dependency("structlog>=25.1")',
+    ),
     (  # files the developer edits too, elsewhere
         "README.md.jinja",
         "with JWT authentication (access tokens and rotating refresh tokens).",

@@ -45,6 +45,7 @@ def test_variant(
     step("git commit", "git", "commit", "-q", "-m", "Generate from template")
 
     checks.install()
+    checks.assert_tested_versions()
     checks.lint_and_typecheck()
     database = checks.database(VARIANT_SLUGS[variant])
     checks.provision(database, request)

@@ -154,7 +154,13 @@ def house_owned_patterns(*pyprojects: Path) -> list[str]:
 def read_policy(renderings: dict[str, Path]) -> tuple[str, dict[str, Any]] | None:
     """The policy's source and contents: TEMPLATE_POLICY, else the layers' template-policy.yml."""
     if location := os.environ.get("TEMPLATE_POLICY"):
-        if location.startswith(("https://", "http://")):
+        if "://" in location and not location.startswith("https://"):
+            message = (
+                f"TEMPLATE_POLICY takes an https URL or a local path, not {location}: a policy "
+                "fetched without TLS could be altered on its way"
+            )
+            raise CheckError(message)
+        if location.startswith("https://"):
             try:
                 with urllib.request.urlopen(location, timeout=30) as response:  # noqa: S310
                     text = response.read().decode()

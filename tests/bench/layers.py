@@ -7,7 +7,9 @@ time, and the figure is the process's CPU time per read in microseconds:
 - `driver`: the driver alone on one open connection (asyncpg only);
 - `core_in_transaction`: a SQLAlchemy Core `select` on that connection, its transaction open;
 - `core_per_request`: a pooled connection checked out, `select`, transaction ended, checked in;
-- `orm_per_request`: what a request's session does, `Session.get` in a new session.
+- `orm_per_request`: what a request's session does, `Session.get` in a new session;
+- `orm_read_only_per_request`: the same in a session of a GET request (`READ_ONLY_OPTIONS`:
+  on PostgreSQL, no BEGIN and no ROLLBACK).
 
 Prints one JSON object. Stand-alone, from the project's directory with its settings:
 `PYTHONPATH=. .venv/bin/python <template>/tests/bench/layers.py`.
@@ -39,6 +41,7 @@ async def cpu_us_per_read(read: Callable[[], Awaitable[object]]) -> float:
 async def measure() -> dict[str, float]:
     engine = create_engine(get_settings())
     sessions = create_session_factory(engine)
+    read_only_sessions = create_session_factory(engine, read_only=True)
     users = User.__table__
     costs: dict[str, float] = {}
     try:
@@ -64,8 +67,13 @@ async def measure() -> dict[str, float]:
             async with sessions() as session:
                 return await session.get(User, user_id)
 
+        async def orm_read_only_per_request() -> object:
+            async with read_only_sessions() as session:
+                return await session.get(User, user_id)
+
         costs["core_per_request"] = await cpu_us_per_read(core_per_request)
         costs["orm_per_request"] = await cpu_us_per_read(orm_per_request)
+        costs["orm_read_only_per_request"] = await cpu_us_per_read(orm_read_only_per_request)
     finally:
         await engine.dispose()
     return costs

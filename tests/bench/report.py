@@ -100,15 +100,55 @@ class Target:
         return found
 
 
-TARGETS = (
-    Target("health", min_requests_per_second=10_000),
-    Target("read_item", min_requests_per_second=2_000, max_p99_ms=50),
-    Target("create_item", min_requests_per_second=1_000),
-)
+TARGETS = (Target("read_item", max_p99_ms=100),)
 MAX_PEAK_RSS_MB = 150
 MIN_STALL_RATIO = 0.9
-# The framework alone (bare_app.py) under the same server: a reference, held to no target.
+# Baselines served by the same server with the same packages, held to no target: the framework
+# alone (bare_app.py) answering the health route, and the floor of an authenticated read
+# (floor_app.py: the token check and one asyncpg query).
 BARE_FASTAPI = "bare_fastapi_health"
+FLOOR = "floor_read_item"
+BASELINES = frozenset({BARE_FASTAPI, FLOOR})
+# The official template's backend (reference.py), named after the scenario it mirrors.
+REFERENCE_PREFIX = "reference_"
+# The item read serves at least this many times the reference's requests per second.
+MIN_RATE_OVER_REFERENCE = {"read_item": 2.5}
+
+
+@dataclass(frozen=True)
+class CpuRatioTarget:
+    """A scenario's CPU per request at most `max_ratio` times its baseline's, both measured in
+    the same run: ratios travel between machines, requests per second do not."""
+
+    scenario: str
+    baseline: str
+    max_ratio: float
+
+
+CPU_RATIO_TARGETS = (
+    CpuRatioTarget("health", BARE_FASTAPI, 1.8),
+    CpuRatioTarget("read_item", FLOOR, 2.5),
+    CpuRatioTarget("list_items", "read_item", 2.0),
+)
+BASELINE_OF = {target.scenario: target.baseline for target in CPU_RATIO_TARGETS}
+
+
+def baseline_of(
+    measurement: Measurement, measurements: Sequence[Measurement]
+) -> Measurement | None:
+    """The one-worker measurement `measurement`'s CPU is compared with: of the same variant when
+    there is one (the floor, the read), else any (bare FastAPI runs once per benchmark)."""
+    name = BASELINE_OF.get(measurement.scenario)
+    candidates = [m for m in measurements if m.scenario == name and m.workers == 1]
+    same_variant = [m for m in candidates if m.variant == measurement.variant]
+    return next(iter(same_variant or candidates), None)
+
+
+def cpu_ratio(measurement: Measurement, measurements: Sequence[Measurement]) -> float | None:
+    baseline = baseline_of(measurement, measurements)
+    if baseline is None or not baseline.cpu_ms_per_request:
+        return None
+    return measurement.cpu_ms_per_request / baseline.cpu_ms_per_request
 
 
 @dataclass
@@ -149,13 +189,18 @@ class StallTest:
 
 
 def _judged(measurement: Measurement) -> bool:
-    """Targets apply to the service on one worker process, not to the bare-FastAPI reference."""
-    return measurement.workers == 1 and measurement.scenario != BARE_FASTAPI
+    """Targets apply to the service on one worker process, not to the baselines."""
+    return (
+        measurement.workers == 1
+        and measurement.scenario not in BASELINES
+        and not measurement.scenario.startswith(REFERENCE_PREFIX)
+    )
 
 
-def target_failures(measurements: Iterable[Measurement], stalls: Iterable[StallTest]) -> list[str]:
+def target_failures(measurements: Sequence[Measurement], stalls: Iterable[StallTest]) -> list[str]:
     """Every missed target of the single-process runs, as sentences; empty when all are met."""
     targets = {target.scenario: target for target in TARGETS}
+    ratio_targets = {target.scenario: target for target in CPU_RATIO_TARGETS}
     found = []
     for measurement in measurements:
         if not _judged(measurement):
@@ -163,6 +208,14 @@ def target_failures(measurements: Iterable[Measurement], stalls: Iterable[StallT
         where = f"{measurement.variant}/{measurement.scenario}"
         if target := targets.get(measurement.scenario):
             found += [f"{where}: {failure}" for failure in target.failures(measurement)]
+        found += _slower_than_promised_over_reference(measurement, measurements)
+        ratio = cpu_ratio(measurement, measurements)
+        ratio_target = ratio_targets.get(measurement.scenario)
+        if ratio is not None and ratio_target and ratio > ratio_target.max_ratio:
+            found.append(
+                f"{where}: CPU per request {ratio:.2f}x {ratio_target.baseline}'s "
+                f"> {ratio_target.max_ratio:g}x"
+            )
         if measurement.peak_rss_mb > MAX_PEAK_RSS_MB:
             found.append(f"{where}: peak RSS {measurement.peak_rss_mb:.0f} MB > {MAX_PEAK_RSS_MB}")
     for stall in stalls:
@@ -171,10 +224,32 @@ def target_failures(measurements: Iterable[Measurement], stalls: Iterable[StallT
     return found
 
 
+def _slower_than_promised_over_reference(
+    measurement: Measurement, measurements: Sequence[Measurement]
+) -> list[str]:
+    minimum = MIN_RATE_OVER_REFERENCE.get(measurement.scenario)
+    name = REFERENCE_PREFIX + measurement.scenario
+    reference = next((m for m in measurements if m.scenario == name), None)
+    if minimum is None or reference is None or not reference.result.requests_per_second:
+        return []
+    ratio = measurement.result.requests_per_second / reference.result.requests_per_second
+    if ratio >= minimum:
+        return []
+    where = f"{measurement.variant}/{measurement.scenario}"
+    return [f"{where}: {ratio:.2f}x the reference's req/s < {minimum:g}x"]
+
+
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+def _ratio(measurement: Measurement, measurements: Sequence[Measurement]) -> str:
+    ratio = cpu_ratio(measurement, measurements)
+    if ratio is None:
+        return "-"
+    return f"{ratio:.2f} ({BASELINE_OF[measurement.scenario]})"
 
 
 def _load(load_average: Sequence[float]) -> str:
@@ -182,7 +257,13 @@ def _load(load_average: Sequence[float]) -> str:
 
 
 # layers.py's names, from the driver up to what a request's session does.
-LAYERS = ("driver", "core_in_transaction", "core_per_request", "orm_per_request")
+LAYERS = (
+    "driver",
+    "core_in_transaction",
+    "core_per_request",
+    "orm_per_request",
+    "orm_read_only_per_request",
+)
 
 
 def markdown(
@@ -191,6 +272,7 @@ def markdown(
     *,
     heading: str,
     layers: Mapping[str, Mapping[str, float]] | None = None,
+    middleware: Mapping[str, Mapping[str, float]] | None = None,
     pool_waits: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> str:
     """The results as Markdown: one table per measurement kind, then the missed targets."""
@@ -205,6 +287,7 @@ def markdown(
             "p99 ms",
             "errors",
             "CPU ms/req",
+            "CPU x baseline",
             "peak RSS MB",
             "load 1/5/15 min",
         ],
@@ -218,6 +301,7 @@ def markdown(
                 f"{m.result.latency_ms('p99'):.1f}",
                 str(m.result.error_count),
                 f"{m.cpu_ms_per_request:.2f}",
+                _ratio(m, measurements),
                 f"{m.peak_rss_mb:.0f}",
                 _load(m.load_average),
             ]
@@ -246,6 +330,20 @@ def markdown(
             (
                 [variant, *(f"{costs[layer]:,.0f}" if layer in costs else "-" for layer in LAYERS)]
                 for variant, costs in layers.items()
+            ),
+        )
+    if middleware:
+        lines += [
+            "",
+            "## A health request's CPU µs: each middleware's share (middleware_share.py)",
+            "",
+        ]
+        lines += _table(
+            ["variant", "share", "CPU µs"],
+            (
+                [variant, name, f"{cost:,.1f}"]
+                for variant, shares in middleware.items()
+                for name, cost in shares.items()
             ),
         )
     if pool_waits:

@@ -44,8 +44,11 @@ from harness.processes import clean_env, run
 from harness.provisioning import Provisioner
 from harness.template import TEMPLATE_ROOT
 
+from . import reference as reference_backend
 from .report import (
     BARE_FASTAPI,
+    FLOOR,
+    REFERENCE_PREFIX,
     Measurement,
     StallTest,
     WrkResult,
@@ -56,6 +59,7 @@ from .report import (
 BENCH_DIR = Path(__file__).resolve().parent
 REQUEST_SCRIPT = BENCH_DIR / "request.lua"
 LAYERS_SCRIPT = BENCH_DIR / "layers.py"
+MIDDLEWARE_SCRIPT = BENCH_DIR / "middleware_share.py"
 POOL_WAIT_SCRIPT = BENCH_DIR / "pool_wait.py"
 
 # Variant name -> answers on top of copier's defaults. A variant whose answers copier.yml does
@@ -113,8 +117,13 @@ LOGIN = SCENARIO_NAMES["login"]
 HEALTH = SCENARIO_NAMES["health"]
 # The same request to bare_app.py, the framework without the template's code.
 BARE_FASTAPI_HEALTH = Scenario(BARE_FASTAPI, HEALTH.method, HEALTH.path, HEALTH.status)
+READ_ITEM = SCENARIO_NAMES["read_item"]
+# The same read from floor_app.py: the token check and one asyncpg query, nothing else.
+FLOOR_READ_ITEM = Scenario(
+    FLOOR, READ_ITEM.method, READ_ITEM.path, READ_ITEM.status, authenticated=True
+)
 # The database read path, run back to back against one server process.
-STALL = SCENARIO_NAMES["read_item"]
+STALL = READ_ITEM
 STALL_RUNS = 5
 
 
@@ -177,6 +186,9 @@ def render(variant: str, answers: Mapping[str, Any], destination: Path) -> Proje
         LOG_JSON="true",
         DATABASE_URL=example["DATABASE_URL"].replace("@localhost:", f"@{HOST}:"),
         REDIS_URL=redis_url,
+        # Set rather than left to their defaults: floor_app.py checks tokens as the service does.
+        JWT_ISSUER=slug,
+        JWT_AUDIENCE=slug,
         CELERY_BROKER_URL=redis_url,
         CELERY_RESULT_BACKEND=redis_url,
         ACCESS_TOKEN_EXPIRE_MINUTES="120",
@@ -212,21 +224,30 @@ def prepare_database(project: Project) -> None:
 
 
 def server_command(
-    project: Project, port: int, *, bare_fastapi: bool = False
+    project: Project,
+    port: int,
+    *,
+    bench_app: str | None = None,
+    reference: reference_backend.Reference | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The Dockerfile's CMD and ENV, on a port of 127.0.0.1 and with the project's virtualenv;
-    with `bare_fastapi`, serving bare_app.py instead of the project's application."""
+    with `bench_app` (such as "bare_app:app"), serving that module of tests/bench instead of
+    the project's application; with `reference`, the official template's backend, from its
+    own virtualenv and with its own settings."""
     image = parse_dockerfile(project.path / "Dockerfile")
     command = list(image.cmd)
-    if bare_fastapi:
-        factory = command.index("--factory")  # followed by the application's factory
-        command[factory : factory + 2] = ["--app-dir", str(BENCH_DIR), "bare_app:app"]
+    factory = command.index("--factory")  # followed by the application's factory
+    if bench_app:
+        command[factory : factory + 2] = ["--app-dir", str(BENCH_DIR), bench_app]
+    elif reference:
+        command[factory : factory + 2] = reference.app_arguments()
     for option, value in (("--host", HOST), ("--port", str(port))):
         if option in command:
             command[command.index(option) + 1] = value
-    venv_bin = project.path / ".venv" / "bin"
+    venv_bin = reference.venv_bin if reference else project.path / ".venv" / "bin"
+    settings = reference.env if reference else project.env
     env = {key: value for key, value in image.env.items() if key != "PATH"}
-    env = {**env, **project.env, "PATH": os.pathsep.join([str(venv_bin), project.env["PATH"]])}
+    env = {**env, **settings, "PATH": os.pathsep.join([str(venv_bin), project.env["PATH"]])}
     return command, env
 
 
@@ -318,11 +339,17 @@ class RssSampler:
 
 @contextlib.contextmanager
 def server(
-    project: Project, workers: int, log: Path, *, bare_fastapi: bool = False
+    project: Project,
+    workers: int,
+    log: Path,
+    *,
+    bench_app: str | None = None,
+    reference: reference_backend.Reference | None = None,
 ) -> Iterator[tuple[str, int]]:
-    """The service, started with the image's command; yields its base URL and PID."""
+    """The service (or `bench_app`, or the reference), started with the image's command; yields
+    its base URL and PID."""
     port = free_port()
-    command, env = server_command(project, port, bare_fastapi=bare_fastapi)
+    command, env = server_command(project, port, bench_app=bench_app, reference=reference)
     env["WEB_CONCURRENCY"] = str(workers)
     print(f"  starting WEB_CONCURRENCY={workers} {shlex.join(command)}", flush=True)
     with log.open("ab") as output:
@@ -336,9 +363,10 @@ def server(
             start_new_session=True,
         )
     base_url = f"http://{HOST}:{port}"
+    health = reference_backend.PATHS["health"][1] if reference else HEALTH.path
     try:
         deadline = time.monotonic() + 60
-        while not _answers(f"{base_url}/health/live"):
+        while not _answers(base_url + health):
             if process.poll() is not None:
                 raise BenchError(f"the server exited with {process.returncode}; see {log}")
             if time.monotonic() > deadline:
@@ -393,29 +421,33 @@ def seed(base_url: str, items: int) -> tuple[str, str]:
     )
     if status != 201:
         raise BenchError(f"signup answered {status}: {answer}")
+    token = log_in(base_url, LOGIN.path, LOGIN.body)
+    create = SCENARIO_NAMES["create_item"]
+    return token, create_items(base_url, create.path, create.status, token, items)[0]
+
+
+def log_in(base_url: str, path: str, form: str | None) -> str:
     status, answer = request(
-        base_url, "POST", LOGIN.path, body=LOGIN.body, content_type=LOGIN.content_type
+        base_url, "POST", path, body=form, content_type="application/x-www-form-urlencoded"
     )
     if status != 200:
         raise BenchError(f"login answered {status}: {answer}")
-    token = str(answer["access_token"])
+    return str(answer["access_token"])
+
+
+def create_items(base_url: str, path: str, expected: int, token: str, count: int) -> list[str]:
+    """`count` items created through the API, eight at a time; their ids."""
 
     def create(_: int) -> str:
         status, answer = request(
-            base_url,
-            "POST",
-            "/api/v1/items",
-            body=ITEM_BODY,
-            content_type="application/json",
-            token=token,
+            base_url, "POST", path, body=ITEM_BODY, content_type="application/json", token=token
         )
-        if status != 201:
+        if status != expected:
             raise BenchError(f"creating an item answered {status}: {answer}")
         return str(answer["id"])
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = list(pool.map(create, range(items)))
-    return token, ids[0]
+        return list(pool.map(create, range(count)))
 
 
 # ---------------------------------------------------------------- load
@@ -551,6 +583,11 @@ def bench_server(
             stall.runs = [load.measure(STALL, warmup=False) for _ in range(options.stall_runs)]
         if LOGIN in chosen:
             measurements.append(load.measure(LOGIN))
+    if workers == 1 and READ_ITEM in chosen and project.database_kind == "postgresql":
+        floor = bench_app(
+            project, "floor_app:app", FLOOR_READ_ITEM, options, log, token=token, item_id=item_id
+        )
+        measurements.append(floor)
     return measurements, stall
 
 
@@ -571,6 +608,14 @@ def database_read_layers(project: Project) -> dict[str, float]:
     return costs
 
 
+def middleware_shares(project: Project, requests: int) -> dict[str, float]:
+    """middleware_share.py: the CPU each middleware adds to a health request, and the rest."""
+    print(f"{project.variant}: each middleware's share of a health request", flush=True)
+    shares: dict[str, float] = run_in_project(project, MIDDLEWARE_SCRIPT, str(requests))
+    print("  " + ", ".join(f"{name} {cost:,.1f} us" for name, cost in shares.items()), flush=True)
+    return shares
+
+
 def pool_waits(project: Project, requests: int, seconds: float) -> dict[str, dict[str, Any]]:
     """pool_wait.py: waits for a pooled connection, SQLAlchemy's own pool against the project's."""
     print(f"{project.variant}: {requests} requests waiting on the connection pool", flush=True)
@@ -587,24 +632,87 @@ def pool_waits(project: Project, requests: int, seconds: float) -> dict[str, dic
     return waits
 
 
-def bench_bare_fastapi(project: Project, options: argparse.Namespace, log: Path) -> Measurement:
-    """The health scenario against bare_app.py, one worker process, same packages and server."""
-    print(f"{project.variant}: bare FastAPI (bare_app.py), 1 worker process", flush=True)
-    with server(project, 1, log, bare_fastapi=True) as (base_url, pid), RssSampler(pid) as rss:
+def bench_app(
+    project: Project,
+    bench_app: str,
+    scenario: Scenario,
+    options: argparse.Namespace,
+    log: Path,
+    *,
+    token: str = "",
+    item_id: str = "",
+) -> Measurement:
+    """One scenario against one of the benchmark's own apps (bare_app.py, floor_app.py), one
+    worker process, the project's packages, server and settings."""
+    print(f"{project.variant}: {scenario.name} ({bench_app}), 1 worker process", flush=True)
+    with (
+        server(project, 1, log, bench_app=bench_app) as (base_url, pid),
+        RssSampler(pid) as rss,
+    ):
         load = Load(
             project=project,
             workers=1,
             base_url=base_url,
             pid=pid,
-            token="",
-            item_id="",
+            token=token,
+            item_id=item_id,
             rss=rss,
             duration=options.duration,
             warmup=options.warmup,
             connections=options.connections,
             threads=options.threads,
         )
-        return load.measure(BARE_FASTAPI_HEALTH)
+        return load.measure(scenario)
+
+
+def bench_reference(
+    project: Project, checkout: Path, options: argparse.Namespace, log: Path
+) -> list[Measurement]:
+    """The scenarios the reference has, against its backend served like the project (one worker,
+    the same server command), seeded like the project; named `reference_<scenario>`."""
+    python = find_python(str(project.answers["python_version"]))
+    reference = reference_backend.prepare(checkout, python or sys.executable)
+    chosen = [name for name in options.scenarios if name in reference_backend.PATHS]
+    try:
+        with (
+            server(project, 1, log, reference=reference) as (base_url, pid),
+            RssSampler(pid) as rss,
+        ):
+            token = log_in(base_url, "/api/v1/login/access-token", reference_backend.login_form())
+            _, create_path, created = reference_backend.PATHS["create_item"]
+            item_id = create_items(base_url, create_path, created, token, options.items)[0]
+            load = Load(
+                project=project,
+                workers=1,
+                base_url=base_url,
+                pid=pid,
+                token=token,
+                item_id=item_id,
+                rss=rss,
+                duration=options.duration,
+                warmup=options.warmup,
+                connections=options.connections,
+                threads=options.threads,
+            )
+            print("reference: 1 worker process", flush=True)
+            return [load.measure(reference_scenario(name)) for name in chosen]
+    finally:
+        reference_backend.drop_database()
+
+
+def reference_scenario(name: str) -> Scenario:
+    """Our scenario `name` as the reference serves it."""
+    ours = SCENARIO_NAMES[name]
+    method, path, status = reference_backend.PATHS[name]
+    return Scenario(
+        REFERENCE_PREFIX + name,
+        method,
+        path,
+        status,
+        body=ours.body,
+        content_type=ours.content_type,
+        authenticated=ours.authenticated,
+    )
 
 
 # ---------------------------------------------------------------- command line
@@ -675,6 +783,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="directory for the JSON and Markdown results (tests/bench/results)",
     )
     parser.add_argument(
+        "--reference",
+        type=Path,
+        help="a checkout of the official full-stack FastAPI template: its backend is measured "
+        "too, once, with one worker (never committed here; see tests/bench/reference.py)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the rendered projects (their paths are printed)"
     )
     options = parser.parse_args(argv)
@@ -699,6 +813,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     measurements: list[Measurement] = []
     stalls: list[StallTest] = []
     layers: dict[str, dict[str, float]] = {}
+    middleware: dict[str, dict[str, float]] = {}
     waits: dict[str, dict[str, dict[str, Any]]] = {}
     skipped: dict[str, str] = {}
     workdir = Path(tempfile.mkdtemp(prefix="tplbench-"))
@@ -725,15 +840,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                     stalls.append(stall)
                     print(f"  stall ratio last/first: {stall.ratio:.2f}", flush=True)
             layers[variant] = database_read_layers(project)
+            # A thousand requests per configuration for each second a wrk run lasts.
+            middleware[variant] = middleware_shares(
+                project, max(1000, int(options.duration * 1000))
+            )
             waits[variant] = pool_waits(project, options.connections, options.duration)
             # Once per run: every variant has the same FastAPI and uvicorn.
             if HEALTH.name in options.scenarios and not any(
                 measurement.scenario == BARE_FASTAPI for measurement in measurements
             ):
                 measurements.append(
-                    bench_bare_fastapi(
-                        project, options, stem.with_name(f"{stem.name}-bare-fastapi.log")
+                    bench_app(
+                        project,
+                        "bare_app:app",
+                        BARE_FASTAPI_HEALTH,
+                        options,
+                        stem.with_name(f"{stem.name}-bare-fastapi.log"),
                     )
+                )
+            if options.reference and not any(
+                measurement.scenario.startswith(REFERENCE_PREFIX) for measurement in measurements
+            ):
+                measurements += bench_reference(
+                    project,
+                    options.reference,
+                    options,
+                    stem.with_name(f"{stem.name}-reference.log"),
                 )
             Provisioner(run=run).database(
                 project.database_kind, project.database_name, drop_only=True
@@ -744,7 +876,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     heading = f"Benchmark of {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs"
-    table = markdown(measurements, stalls, heading=heading, layers=layers, pool_waits=waits)
+    table = markdown(
+        measurements,
+        stalls,
+        heading=heading,
+        layers=layers,
+        middleware=middleware,
+        pool_waits=waits,
+    )
     results = {
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
@@ -757,6 +896,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "measurements": [measurement.row() for measurement in measurements],
         "stall_tests": [stall.row() for stall in stalls],
         "database_read_layers_cpu_us": layers,
+        "middleware_share_cpu_us": middleware,
         "pool_waits": waits,
     }
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")

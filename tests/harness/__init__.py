@@ -13,6 +13,7 @@ tests/bench does the same), and its modules import each other relatively. Lower 
 - `matrix`: the named variants, the pairwise matrix and the stack variants.
 - `rendering`: the variants' answers, copier's outcome, copier's CLI refusing answers.
 - `render_checks`: the render tier's conventions as checks of one rendered project.
+- `dependencies`: a project's declared, pinned and locked versions, and the tested ones.
 - `project_checks`: a generated project's own checks (install, ruff, mypy, migrations, tests).
 - `compose`: a compose file as data (interpolation, dependencies, environments, ports).
 - `dockerfile`: what a Dockerfile's final stage puts in the image and what a service runs.

@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from .availability import require_service
+from .dependencies import lock_differences
 from .files import parse_env_file
 from .interpreters import python_for
 from .package_index import PYPI_SIMPLE, pypi_serves_poetry
@@ -207,6 +208,16 @@ class ProjectChecks:
         step("poetry check --lock", "poetry", "check", "--lock", timeout=120)
         assert (self.project / ".venv" / "bin" / "python").exists(), (
             f"{step.label}: poetry install did not create .venv in the project (poetry.toml)"
+        )
+
+    def assert_tested_versions(self) -> None:
+        """The lock holds each direct dependency at the version of the template's table
+        (extensions/dependencies.py): what this variant installs is what the table says was
+        tested, and a raise in the table is tested by the variant tier."""
+        differences = lock_differences(self.project, self.lock_file)
+        assert not differences, (
+            f"{self.step.label}: {self.lock_file} holds other versions than TESTED_VERSIONS in "
+            f"extensions/dependencies.py (package: (tested, locked)): {differences}"
         )
 
     def lint_and_typecheck(self) -> None:

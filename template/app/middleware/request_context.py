@@ -6,7 +6,6 @@ import time
 import uuid
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +14,7 @@ from app.core.logging import REQUEST_ID_HEADER, REQUEST_ID_KEY
 
 # An incoming id is kept only if it is short and plain, so it is safe to log and echo back.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID_HEADER_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
 
 logger = structlog.get_logger(__name__)
 access_logger = structlog.get_logger("app.access")
@@ -52,10 +52,12 @@ class RequestContextMiddleware:
         status_code: int | None = None
         complete = False
 
+        request_id_header = (_REQUEST_ID_HEADER_NAME, request_id.encode("latin-1"))
+
         async def send_with_request_id(message: Message) -> None:
             nonlocal status_code, complete
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
             if message["type"] == "http.response.start":
                 status_code = message["status"]
