@@ -93,6 +93,13 @@ PACKAGE_MANAGERS = {
     },
 }
 
+# Per auth mode, the module whose `CurrentPrincipal` dependency authenticates the caller.
+PRINCIPAL_DEPENDENCIES = {
+    "jwt": "app.accounts.dependencies",
+    "api_key": "app.api_keys.dependencies",
+    "oidc": "app.oidc.dependencies",
+}
+
 # Celery broker and result backend URLs, for a host name: "localhost" for a developer machine
 # and CI service containers, the compose service name inside the stack. Over RabbitMQ, results
 # travel back as messages (rpc://): they are only read by whoever sent the task.
@@ -187,6 +194,12 @@ class DerivedValues(ContextHook):
         context["has_oidc"] = auth == "oidc"
         # API keys live in an `api_keys` table with a database, in settings (as digests) without.
         context["has_api_keys"] = auth == "api_key"
+        # Every auth mode but none authenticates a caller as one `Principal` (app/core/principal.py),
+        # from the `CurrentPrincipal` dependency of its own package: domains import it from there.
+        context["principal_dependencies"] = PRINCIPAL_DEPENDENCIES.get(
+            known(auth, PRINCIPAL_DEPENDENCIES) or "none"
+        )
+        context["has_principal"] = context["principal_dependencies"] is not None
         context["has_stored_api_keys"] = context["has_api_keys"] and database is not None
         context["has_settings_api_keys"] = context["has_api_keys"] and database is None
         # Endpoints that list a collection page by page: users (for admins) and items.

@@ -677,7 +677,7 @@ def test_update_from_0_1_0_marks_a_conflict_in_a_moved_file(released: Path, tmp_
     for marker in (*CONFLICT_MARKERS, "======="):
         assert marker in service, f"app/items/service.py has no {marker!r} line:\n{service}"
     assert MOVED_CONFLICT[1] in service, "the developer's line was lost in the conflict"
-    assert "admins (superusers) may see and change every item" in service
+    assert "Items belong to the caller who created them" in service, "the template's line"
     check = update_script(project, "--check")
     assert check.returncode == 1, check.stdout + check.stderr
     assert listed_conflicts(check) == ["app/items/service.py (unmerged, conflict markers)"], (

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.core.errors import ForbiddenError, UnauthorizedError
+from app.core.errors import UnauthorizedError
 from app.core.principal import Principal
 from app.oidc.verifier import TokenVerifier
 
@@ -33,8 +33,6 @@ def permission_required(permission: str) -> Any:
     """A route dependency refusing callers whose token does not grant `permission`."""
 
     async def check(principal: CurrentPrincipal) -> None:
-        if permission not in principal.scopes:
-            msg = f"This action requires the {permission!r} permission."
-            raise ForbiddenError(msg, code="insufficient_scope")
+        principal.require(permission)
 
     return Depends(check)

@@ -9,4 +9,4 @@ router = APIRouter(prefix="/me", tags=["me"])
 @router.get("")
 async def read_me(principal: CurrentPrincipal) -> PrincipalRead:
     """The caller's subject and the permissions its token grants."""
-    return PrincipalRead(subject=principal.subject, permissions=sorted(principal.scopes))
+    return PrincipalRead(subject=principal.subject, permissions=sorted(principal.scopes or ()))
