@@ -495,6 +495,51 @@ CATALOGUE = [
         ],
     ),
     Group(
+        "mail",
+        answer("has_users"),
+        [
+            Setting(
+                "MAIL_BACKEND",
+                'Literal["log", "smtp"]',
+                "log",
+                "log | smtp. log writes each message to the log instead of sending it "
+                "(development, tests); smtp sends it through the SMTP server below.",
+                note="log writes each message to the log; smtp sends it to SMTP_HOST.",
+                dotenv="log",
+            ),
+            Setting("SMTP_HOST", "str", "localhost", "The SMTP server (MAIL_BACKEND=smtp)."),
+            Setting("SMTP_PORT", "int", 587, constraints="ge=1, le=65535"),
+            Setting(
+                "SMTP_SECURITY",
+                'Literal["starttls", "tls", "none"]',
+                "starttls",
+                "starttls (port 587) | tls (implicit TLS, port 465) | none (a local relay or mail "
+                "catcher only: credentials and messages cross the network in the clear).",
+            ),
+            Setting(
+                "SMTP_USERNAME",
+                "str | None",
+                Unset("apikey"),
+                "Credentials, when the server asks for them.",
+            ),
+            Setting("SMTP_PASSWORD", "SecretStr | None", Unset(), secret=always),
+            Setting(
+                "SMTP_TIMEOUT_SECONDS",
+                "float",
+                10.0,
+                "Longest wait for the SMTP server, to connect or for an answer.",
+                constraints="gt=0",
+            ),
+            Setting(
+                "MAIL_SENDER",
+                "str",
+                "no-reply@example.com",
+                "The From address of every message; its display name is the project's name.",
+                constraints="min_length=3",
+            ),
+        ],
+    ),
+    Group(
         "first superuser",
         answer("has_users"),
         [
