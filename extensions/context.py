@@ -149,6 +149,13 @@ def known(value: Any, values: Iterable[str]) -> str | None:
     return value if isinstance(value, str) and value in values else None
 
 
+# The items domain's revision 0004 came from a parallel change: until the template ships it,
+# the accounts' 0005 follows 0003 in every project.
+ITEMS_REVISION_SHIPPED = any(
+    (Path(__file__).parent.parent / "template").glob("*migrations*/versions/*_0004_*")
+)
+
+
 class DerivedValues(ContextHook):
     def hook(self, context: dict[str, Any]) -> None:
         if isinstance(answers := context.get("_copier_answers"), dict):
@@ -194,6 +201,17 @@ class DerivedValues(ContextHook):
             or bool(context.get("include_examples"))
         )
         context["has_celery"] = broker != "none"
+        # Alembic revisions past the first three, in order: the items domain's 0004 exists when
+        # items and an authenticated caller share a database; the accounts' 0005 (password
+        # resets, email verification) follows the last revision before it.
+        has_items_revision = (
+            bool(context.get("include_examples"))
+            and database is not None
+            and (context["has_users"] or context["has_api_keys"] or context["has_oidc"])
+        )
+        context["accounts_0005_down_revision"] = (
+            "0004" if has_items_revision and ITEMS_REVISION_SHIPPED else "0003"
+        )
         # The domain packages under app/ that this project has, and what each contributes:
         # routers mounted under /api/v1 (in this order), Celery task modules.
         examples = bool(context.get("include_examples"))
@@ -211,7 +229,11 @@ class DerivedValues(ContextHook):
             *([("app.items.router", "items_router")] if examples else []),
         ]
         context["table_models"] = [
-            *([("app.accounts.models", ["RefreshToken", "User"])] if context["has_users"] else []),
+            *(
+                [("app.accounts.models", ["PasswordReset", "RefreshToken", "User"])]
+                if context["has_users"]
+                else []
+            ),
             *([("app.api_keys.models", ["ApiKey"])] if context["has_stored_api_keys"] else []),
             *([("app.items.models", ["Item"])] if examples else []),
         ]

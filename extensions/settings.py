@@ -248,6 +248,36 @@ CATALOGUE = [
             ),
             Setting("LOGIN_FAILURES_PER_ADDRESS", "int", 100, constraints="ge=1"),
             Setting("LOGIN_FAILURE_WINDOW_SECONDS", "int", 900, constraints="ge=1"),
+            Setting(
+                "PASSWORD_RESET_EXPIRE_MINUTES",
+                "int",
+                30,
+                "How long a password reset link works after it is sent; it works once.",
+                constraints="ge=1",
+            ),
+            Setting(
+                "PASSWORD_RESET_REQUESTS_PER_ACCOUNT",
+                "int",
+                3,
+                "Password reset requests allowed per address asked for and per client address "
+                "within the window (seconds), whether or not the address has an account; past "
+                "either limit, requests answer 429 with Retry-After until the window ends.",
+                constraints="ge=1",
+                note=(
+                    "Password reset requests allowed per address asked for and per client in a "
+                    "window; past either limit, 429 until the window ends."
+                ),
+            ),
+            Setting("PASSWORD_RESET_REQUESTS_PER_ADDRESS", "int", 20, constraints="ge=1"),
+            Setting("PASSWORD_RESET_WINDOW_SECONDS", "int", 3600, constraints="ge=1"),
+            Setting(
+                "FRONTEND_URL",
+                "str",
+                "http://localhost:3000",
+                "The web app the account emails link to: <FRONTEND_URL>/reset-password?token=... "
+                "must post the token and a new password to /api/v1/auth/password-reset/confirm.",
+                note="Where the links in account emails point (the web app's pages).",
+            ),
         ],
     ),
     Group(
