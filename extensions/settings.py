@@ -256,20 +256,35 @@ CATALOGUE = [
                 constraints="ge=1",
             ),
             Setting(
-                "PASSWORD_RESET_REQUESTS_PER_ACCOUNT",
+                "ACCOUNT_EMAILS_PER_ACCOUNT",
                 "int",
                 3,
-                "Password reset requests allowed per address asked for and per client address "
-                "within the window (seconds), whether or not the address has an account; past "
-                "either limit, requests answer 429 with Retry-After until the window ends.",
+                "Requests that email an address (a password reset, a verification link again) "
+                "allowed per address asked for and per client address within the window "
+                "(seconds), each kind counted apart, whether or not the address has an account; "
+                "past either limit, requests answer 429 with Retry-After until the window ends.",
                 constraints="ge=1",
                 note=(
-                    "Password reset requests allowed per address asked for and per client in a "
-                    "window; past either limit, 429 until the window ends."
+                    "Requests that email an address (password reset, verification resend), per "
+                    "address asked for and per client in a window; past either, 429."
                 ),
             ),
-            Setting("PASSWORD_RESET_REQUESTS_PER_ADDRESS", "int", 20, constraints="ge=1"),
-            Setting("PASSWORD_RESET_WINDOW_SECONDS", "int", 3600, constraints="ge=1"),
+            Setting("ACCOUNT_EMAILS_PER_ADDRESS", "int", 20, constraints="ge=1"),
+            Setting("ACCOUNT_EMAIL_WINDOW_SECONDS", "int", 3600, constraints="ge=1"),
+            Setting(
+                "EMAIL_VERIFICATION_EXPIRE_HOURS",
+                "int",
+                48,
+                "How long the link that verifies an email address works (sent at sign-up, on "
+                "request and when the address changes).",
+                constraints="ge=1",
+            ),
+            Setting(
+                "LOGIN_REQUIRES_VERIFIED_EMAIL",
+                "bool",
+                False,
+                "Refuse logins (403 email_not_verified) until the address is verified.",
+            ),
             Setting(
                 "FRONTEND_URL",
                 "str",

@@ -28,16 +28,22 @@ class RefreshRequest(BaseModel):
     refresh_token: StorableText
 
 
-class PasswordResetRequest(BaseModel):
+class EmailRequest(BaseModel):
+    """Ask for an email to an address: a password reset link, a verification link."""
+
     email: Email
 
 
-class PasswordResetAccepted(BaseModel):
+class AddressEmailed(BaseModel):
     """The same answer whether or not the address has an account."""
 
-    detail: str = "If an account uses this address, a password reset link is on its way."
+    detail: str = "If an account uses this address, an email is on its way."
 
 
 class PasswordResetConfirm(BaseModel):
     token: StorableText = Field(min_length=1, max_length=128)
     new_password: Password
+
+
+class EmailVerificationConfirm(BaseModel):
+    token: StorableText = Field(min_length=1, max_length=2048)
