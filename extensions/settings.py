@@ -249,7 +249,7 @@ CATALOGUE = [
             Setting("LOGIN_FAILURES_PER_ADDRESS", "int", 100, constraints="ge=1"),
             Setting("LOGIN_FAILURE_WINDOW_SECONDS", "int", 900, constraints="ge=1"),
             Setting(
-                "PASSWORD_RESET_EXPIRE_MINUTES",
+                "RESET_LINK_EXPIRE_MINUTES",
                 "int",
                 30,
                 "How long a password reset link works after it is sent; it works once.",
