@@ -194,8 +194,9 @@ class DerivedValues(ContextHook):
         context["has_oidc"] = auth == "oidc"
         # API keys live in an `api_keys` table with a database, in settings (as digests) without.
         context["has_api_keys"] = auth == "api_key"
-        # Every auth mode but none authenticates a caller as one `Principal` (app/core/principal.py),
-        # from the `CurrentPrincipal` dependency of its own package: domains import it from there.
+        # Every auth mode but none authenticates a caller as one `Principal`
+        # (app/core/principal.py), from the `CurrentPrincipal` dependency of its own package:
+        # domains import it from there.
         context["principal_dependencies"] = PRINCIPAL_DEPENDENCIES.get(
             known(auth, PRINCIPAL_DEPENDENCIES) or "none"
         )
@@ -211,6 +212,15 @@ class DerivedValues(ContextHook):
             or bool(context.get("include_examples"))
         )
         context["has_celery"] = broker != "none"
+        # Alembic revisions past the first three, in order: the items domain's 0004 exists when
+        # items and an authenticated caller share a database; the accounts' 0005 (password
+        # resets, email verification) follows the last revision before it.
+        has_items_revision = (
+            bool(context.get("include_examples"))
+            and database is not None
+            and context["has_principal"]
+        )
+        context["accounts_0005_down_revision"] = "0004" if has_items_revision else "0003"
         # The domain packages under app/ that this project has, and what each contributes:
         # routers mounted under /api/v1 (in this order), Celery task modules.
         examples = bool(context.get("include_examples"))
@@ -228,7 +238,11 @@ class DerivedValues(ContextHook):
             *([("app.items.router", "items_router")] if examples else []),
         ]
         context["table_models"] = [
-            *([("app.accounts.models", ["RefreshToken", "User"])] if context["has_users"] else []),
+            *(
+                [("app.accounts.models", ["PasswordReset", "RefreshToken", "User"])]
+                if context["has_users"]
+                else []
+            ),
             *([("app.api_keys.models", ["ApiKey"])] if context["has_stored_api_keys"] else []),
             *([("app.items.models", ["Item"])] if examples else []),
         ]

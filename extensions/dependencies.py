@@ -25,6 +25,7 @@ Predicate = Callable[[Context], bool]
 # (renovate.json) finds and raises the versions with a regular expression over these lines.
 TESTED_VERSIONS = {
     "aiomysql": "0.3.2",
+    "aiosmtpd": "1.4.6",
     "aiosqlite": "0.22.1",
     "alembic": "1.20.1",
     "anyio": "4.16.0",
@@ -145,6 +146,8 @@ RUNTIME = [
 ]
 
 DEV = [
+    # The SMTP server the tests send account emails to (tests/smtp_server.py).
+    Dependency("aiosmtpd>=1.4", needs=flag("has_users")),
     Dependency("asgi-lifespan>=2.1"),
     Dependency("celery-types>=0.22", needs=flag("has_celery")),
     Dependency("httpx>=0.28"),

@@ -248,6 +248,51 @@ CATALOGUE = [
             ),
             Setting("LOGIN_FAILURES_PER_ADDRESS", "int", 100, constraints="ge=1"),
             Setting("LOGIN_FAILURE_WINDOW_SECONDS", "int", 900, constraints="ge=1"),
+            Setting(
+                "RESET_LINK_EXPIRE_MINUTES",
+                "int",
+                30,
+                "How long a password reset link works after it is sent; it works once.",
+                constraints="ge=1",
+            ),
+            Setting(
+                "ACCOUNT_EMAILS_PER_ACCOUNT",
+                "int",
+                3,
+                "Requests that email an address (a password reset, a verification link again) "
+                "allowed per address asked for and per client address within the window "
+                "(seconds), each kind counted apart, whether or not the address has an account; "
+                "past either limit, requests answer 429 with Retry-After until the window ends.",
+                constraints="ge=1",
+                note=(
+                    "Requests that email an address (password reset, verification resend), per "
+                    "address asked for and per client in a window; past either, 429."
+                ),
+            ),
+            Setting("ACCOUNT_EMAILS_PER_ADDRESS", "int", 20, constraints="ge=1"),
+            Setting("ACCOUNT_EMAIL_WINDOW_SECONDS", "int", 3600, constraints="ge=1"),
+            Setting(
+                "EMAIL_VERIFICATION_EXPIRE_HOURS",
+                "int",
+                48,
+                "How long the link that verifies an email address works (sent at sign-up, on "
+                "request and when the address changes).",
+                constraints="ge=1",
+            ),
+            Setting(
+                "LOGIN_REQUIRES_VERIFIED_EMAIL",
+                "bool",
+                False,
+                "Refuse logins (403 email_not_verified) until the address is verified.",
+            ),
+            Setting(
+                "FRONTEND_URL",
+                "str",
+                "http://localhost:3000",
+                "The web app the account emails link to: <FRONTEND_URL>/reset-password?token=... "
+                "must post the token and a new password to /api/v1/auth/password-reset/confirm.",
+                note="Where the links in account emails point (the web app's pages).",
+            ),
         ],
     ),
     Group(
@@ -491,6 +536,51 @@ CATALOGUE = [
                     "any countdown or ETA."
                 ),
                 needs=lambda c: c.get("broker") == "redis",
+            ),
+        ],
+    ),
+    Group(
+        "mail",
+        answer("has_users"),
+        [
+            Setting(
+                "MAIL_BACKEND",
+                'Literal["log", "smtp"]',
+                "log",
+                "log | smtp. log writes each message to the log instead of sending it "
+                "(development, tests); smtp sends it through the SMTP server below.",
+                note="log writes each message to the log; smtp sends it to SMTP_HOST.",
+                dotenv="log",
+            ),
+            Setting("SMTP_HOST", "str", "localhost", "The SMTP server (MAIL_BACKEND=smtp)."),
+            Setting("SMTP_PORT", "int", 587, constraints="ge=1, le=65535"),
+            Setting(
+                "SMTP_SECURITY",
+                'Literal["starttls", "tls", "none"]',
+                "starttls",
+                "starttls (port 587) | tls (implicit TLS, port 465) | none (a local relay or mail "
+                "catcher only: credentials and messages cross the network in the clear).",
+            ),
+            Setting(
+                "SMTP_USERNAME",
+                "str | None",
+                Unset("apikey"),
+                "Credentials, when the server asks for them.",
+            ),
+            Setting("SMTP_PASSWORD", "SecretStr | None", Unset(), secret=always),
+            Setting(
+                "SMTP_TIMEOUT_SECONDS",
+                "float",
+                10.0,
+                "Longest wait for the SMTP server, to connect or for an answer.",
+                constraints="gt=0",
+            ),
+            Setting(
+                "MAIL_SENDER",
+                "str",
+                "no-reply@example.com",
+                "The From address of every message; its display name is the project's name.",
+                constraints="min_length=3",
             ),
         ],
     ),

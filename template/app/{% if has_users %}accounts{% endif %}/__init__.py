@@ -1,1 +1,2 @@
-"""Accounts: users, sign-up, login, token refresh and revocation, password change."""
+"""Accounts: users, sign-up, login, token refresh and revocation, password change and reset,
+email verification."""

@@ -2,6 +2,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.accounts.schemas import Email, Password
 from app.core.schemas import StorableText
 
 
@@ -25,3 +26,24 @@ class TokenPair(BaseModel):
 
 class RefreshRequest(BaseModel):
     refresh_token: StorableText
+
+
+class EmailRequest(BaseModel):
+    """Ask for an email to an address: a password reset link, a verification link."""
+
+    email: Email
+
+
+class AddressEmailed(BaseModel):
+    """The same answer whether or not the address has an account."""
+
+    detail: str = "If an account uses this address, an email is on its way."
+
+
+class PasswordResetConfirm(BaseModel):
+    token: StorableText = Field(min_length=1, max_length=128)
+    new_password: Password
+
+
+class EmailVerificationConfirm(BaseModel):
+    token: StorableText = Field(min_length=1, max_length=2048)

@@ -60,6 +60,11 @@ class PasswordChange(BaseModel):
     new_password: Password
 
 
+class EmailChange(BaseModel):
+    new_email: Email
+    current_password: StorableText = Field(max_length=128)
+
+
 class UserAdminUpdate(BaseModel):
     """What a superuser may change on any account."""
 
@@ -76,4 +81,5 @@ class UserRead(BaseModel):
     full_name: str
     is_active: bool
     is_superuser: bool
+    email_verified_at: Timestamp | None
     created_at: Timestamp

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.accounts.auth_schemas import TokenPair
 from app.accounts.dependencies import (
+    AccountMailDep,
     AuthServiceDep,
     ClientAddress,
     CurrentSuperuser,
@@ -11,7 +12,13 @@ from app.accounts.dependencies import (
     LoginThrottleDep,
     UserServiceDep,
 )
-from app.accounts.schemas import PasswordChange, UserAdminUpdate, UserRead, UserUpdate
+from app.accounts.schemas import (
+    EmailChange,
+    PasswordChange,
+    UserAdminUpdate,
+    UserRead,
+    UserUpdate,
+)
 from app.core.dependencies import PaginationDep
 from app.core.schemas import Page
 
@@ -46,6 +53,27 @@ async def change_password(
         return await auth.change_password(
             user, current_password=data.current_password, new_password=data.new_password
         )
+
+
+@router.post("/me/email")
+async def change_email(
+    data: EmailChange,
+    user: CurrentUser,
+    *,
+    auth: AuthServiceDep,
+    users: UserServiceDep,
+    throttle: LoginThrottleDep,
+    address: ClientAddress,
+    mail: AccountMailDep,
+) -> UserRead:
+    """Change the address, given the current password; it is unverified until the user follows
+    the link emailed to the new address. Wrong passwords count as failed logins."""
+    async with throttle.attempt(user.email, address):
+        await auth.check_password(user, data.current_password)
+    changed = await users.change_email(user, data.new_email)
+    if changed.email_verified_at is None:
+        mail.verification(changed)
+    return UserRead.model_validate(changed)
 
 
 @router.get("")
