@@ -91,7 +91,7 @@ async def list_users(
 
 @router.patch("/{user_id}")
 async def update_user(
-    user_id: uuid.UUID, data: UserAdminUpdate, _: CurrentSuperuser, users: UserServiceDep
+    user_id: uuid.UUID, data: UserAdminUpdate, _: CurrentSuperuser, auth: AuthServiceDep
 ) -> UserRead:
     """Disabling an account revokes its tokens at once."""
-    return UserRead.model_validate(await users.update_as_admin(user_id, data))
+    return UserRead.model_validate(await auth.update_as_admin(user_id, data))
