@@ -235,7 +235,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     (results,) = tmp_path.glob("bench-*.json")
     data = json.loads(results.read_text())
     measured = {row["scenario"]: row for row in data["measurements"]}
-    assert set(measured) == {*run.SCENARIO_NAMES, report.BARE_FASTAPI}
+    assert set(measured) == {*run.SCENARIO_NAMES, report.BARE_FASTAPI, report.FLOOR}
     for name, row in measured.items():
         if name != "login":  # a second may end before the first Argon2 hash does
             assert row["requests_per_second"] > 0, row
@@ -245,6 +245,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
     layers = data["database_read_layers_cpu_us"]["default"]
     assert set(layers) == set(report.LAYERS), layers
     assert all(cost > 0 for cost in layers.values()), layers
+    shares = data["middleware_share_cpu_us"]["default"]
+    assert {"all", "RequestContextMiddleware", "framework"} <= set(shares), shares
+    assert shares["all"] > shares["framework"] > 0, shares
     waits = data["pool_waits"]["default"]
     assert set(waits) == {"sqlalchemy", "fair"}, waits
     assert waits["sqlalchemy"]["pool_class"] == "AsyncAdaptedQueuePool", waits

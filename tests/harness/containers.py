@@ -476,18 +476,24 @@ def ensure_base_image() -> bool:
         )
         shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
         (root / "var/cache/apt/archives/partial").mkdir(parents=True)
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         changes = [f"LABEL {STAND_IN_LABEL}={_base_digest()}", *BASE_IMAGE_CONFIG]
-        imported = subprocess.run(
-            ["podman", "import", *(f"--change={change}" for change in changes), "-", BASE_IMAGE],
-            stdin=tar.stdout,
-            env=engine_env(),
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT,
-            check=False,
-        )
-        tar.wait()
+        # Leaving the block closes our end of the pipe and waits for tar.
+        with subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE) as tar:
+            imported = subprocess.run(
+                [
+                    "podman",
+                    "import",
+                    *(f"--change={change}" for change in changes),
+                    "-",
+                    BASE_IMAGE,
+                ],
+                stdin=tar.stdout,
+                env=engine_env(),
+                capture_output=True,
+                text=True,
+                timeout=BUILD_TIMEOUT,
+                check=False,
+            )
         if imported.returncode != 0:
             raise ImageError(f"importing the Debian base failed: {_last_line(imported)}")
     return True
