@@ -502,6 +502,34 @@ class Load:
     connections: int
     threads: int
 
+    @classmethod
+    def of_run(
+        cls,
+        project: Project,
+        server: tuple[str, int],
+        rss: RssSampler,
+        options: argparse.Namespace,
+        *,
+        workers: int = 1,
+        token: str = "",
+        item_id: str = "",
+    ) -> Load:
+        """A load on the server at `server` (base URL, PID), with wrk's settings from `options`."""
+        base_url, pid = server
+        return cls(
+            project=project,
+            workers=workers,
+            base_url=base_url,
+            pid=pid,
+            token=token,
+            item_id=item_id,
+            rss=rss,
+            duration=options.duration,
+            warmup=options.warmup,
+            connections=options.connections,
+            threads=options.threads,
+        )
+
     def check(self, scenario: Scenario) -> str:
         """The scenario's URL, after one request has answered with the expected status."""
         path = scenario.path.format(item_id=self.item_id)
@@ -561,18 +589,8 @@ def bench_server(
     with server(project, workers, log) as (base_url, pid), RssSampler(pid) as rss:
         print(f"  seeding a user and {options.items} items", flush=True)
         token, item_id = seed(base_url, options.items)
-        load = Load(
-            project=project,
-            workers=workers,
-            base_url=base_url,
-            pid=pid,
-            token=token,
-            item_id=item_id,
-            rss=rss,
-            duration=options.duration,
-            warmup=options.warmup,
-            connections=options.connections,
-            threads=options.threads,
+        load = Load.of_run(
+            project, (base_url, pid), rss, options, workers=workers, token=token, item_id=item_id
         )
         chosen = [scenario for scenario in SCENARIOS if scenario.name in options.scenarios]
         # Logins go last: the ones still queued when wrk stops keep the server hashing a while.
@@ -649,19 +667,7 @@ def bench_app(
         server(project, 1, log, bench_app=bench_app) as (base_url, pid),
         RssSampler(pid) as rss,
     ):
-        load = Load(
-            project=project,
-            workers=1,
-            base_url=base_url,
-            pid=pid,
-            token=token,
-            item_id=item_id,
-            rss=rss,
-            duration=options.duration,
-            warmup=options.warmup,
-            connections=options.connections,
-            threads=options.threads,
-        )
+        load = Load.of_run(project, (base_url, pid), rss, options, token=token, item_id=item_id)
         return load.measure(scenario)
 
 
@@ -681,19 +687,7 @@ def bench_reference(
             token = log_in(base_url, "/api/v1/login/access-token", reference_backend.login_form())
             _, create_path, created = reference_backend.PATHS["create_item"]
             item_id = create_items(base_url, create_path, created, token, options.items)[0]
-            load = Load(
-                project=project,
-                workers=1,
-                base_url=base_url,
-                pid=pid,
-                token=token,
-                item_id=item_id,
-                rss=rss,
-                duration=options.duration,
-                warmup=options.warmup,
-                connections=options.connections,
-                threads=options.threads,
-            )
+            load = Load.of_run(project, (base_url, pid), rss, options, token=token, item_id=item_id)
             print("reference: 1 worker process", flush=True)
             return [load.measure(reference_scenario(name)) for name in chosen]
     finally:
