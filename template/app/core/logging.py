@@ -8,7 +8,7 @@ import logging
 import sys
 
 import structlog
-from structlog.types import Processor
+from structlog.typing import FilteringBoundLogger, Processor
 
 REQUEST_ID_KEY = "request_id"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -19,16 +19,34 @@ def current_request_id() -> str | None:
     return str(request_id) if request_id is not None else None
 
 
-def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
-    shared_processors: list[Processor] = [
+def _line_processors() -> list[Processor]:
+    """What every line carries, whichever logger wrote it (besides the logger's name)."""
+    return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+
+
+def _renderer(json: bool) -> Processor:
+    return structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+
+
+def access_logger(*, level: str = "INFO", json: bool = True) -> FilteringBoundLogger:
+    """The logger of the one line every request writes. Its lines have the shape of all the
+    others, but go straight to stdout: the standard library's record, handler and formatter
+    cost a health check a quarter of its CPU."""
+    logger: FilteringBoundLogger = structlog.wrap_logger(
+        structlog.WriteLogger(sys.stdout),
+        processors=[*_line_processors(), _renderer(json)],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
     )
+    return logger.bind(logger="app.access")
+
+
+def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
+    shared_processors = [*_line_processors(), structlog.stdlib.add_logger_name]
+    renderer = _renderer(json)
     structlog.configure(
         processors=[
             *shared_processors,
@@ -48,7 +66,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     )
     # No line carries the caller's file, thread or process, so the standard library need not
     # look them up for every record (the logging HOWTO's "Optimization" section): a fifth of
-    # the CPU each access log line costs.
+    # the CPU each line costs.
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False

@@ -8,6 +8,7 @@ import uuid
 import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import FilteringBoundLogger
 
 from app.core.errors import internal_error_response
 from app.core.logging import REQUEST_ID_HEADER, REQUEST_ID_KEY
@@ -17,7 +18,6 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _REQUEST_ID_HEADER_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
 
 logger = structlog.get_logger(__name__)
-access_logger = structlog.get_logger("app.access")
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -37,8 +37,9 @@ class RequestContextMiddleware:
     on: the server would log it a second time ("Exception in ASGI application").
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: FilteringBoundLogger) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,7 +74,7 @@ class RequestContextMiddleware:
         finally:
             # A response cut after its status line was sent (an error while streaming the body)
             # is logged with `complete=false`: the client did not get what the status says.
-            access_logger.info(
+            self.access_log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
