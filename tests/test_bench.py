@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from bench import reference, report, run
-from harness.availability import require_service
+from harness.availability import require_service, unavailable
 
 WRK_STDOUT = """\
 Running 10s test @ http://127.0.0.1:8000/health/live
@@ -212,12 +212,20 @@ def test_a_missing_wrk_is_reported(
     assert "apt-get install wrk" in capsys.readouterr().err
 
 
+def test_instruction_counts_are_compared_with_their_baselines() -> None:
+    counts = {"health": 600.0, report.BARE_FASTAPI: 400.0, "read_item": 3000.0}
+    assert report._instruction_ratio("health", counts) == f"1.50 ({report.BARE_FASTAPI})"
+    assert report._instruction_ratio("read_item", counts) == "-", "no floor counted"
+    assert report._instruction_ratio(report.BARE_FASTAPI, counts) == "-"
+
+
 @pytest.mark.variant
-@pytest.mark.skipif(
-    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
-)
 def test_bench_smoke(tmp_path: Path) -> None:
-    """One second per scenario on the default variant: every scenario answers, nothing fails."""
+    """One second per scenario on the default variant: every scenario answers, nothing fails;
+    callgrind counts each in-process scenario's instructions."""
+    for tool in ("wrk", "valgrind"):
+        if shutil.which(tool) is None:
+            unavailable(f"{tool} is not installed (Debian package {tool}); the smoke test needs it")
     require_service("PostgreSQL", "127.0.0.1", 5432)
     require_service("Redis", "127.0.0.1", 6379)
     code = run.main(
@@ -228,6 +236,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
             "--warmup=0",
             "--stall-runs=2",
             "--items=20",
+            "--instructions",
             f"--output={tmp_path}",
         ]
     )
@@ -253,6 +262,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert waits["sqlalchemy"]["pool_class"] == "AsyncAdaptedQueuePool", waits
     assert waits["fair"]["pool_class"] == "FairAsyncQueuePool", waits
     assert all(pool["checkouts_per_second"] > 0 for pool in waits.values()), waits
+    counted = data["thousand_instructions_per_request"]["default"]
+    assert set(counted) == {*run.INSTRUCTION_SCENARIOS, report.BARE_FASTAPI, report.FLOOR}
+    assert counted["health"] > counted[report.BARE_FASTAPI] > 0, counted
+    assert counted["read_item"] > counted[report.FLOOR] > 0, counted
     assert results.with_suffix(".md").read_text().startswith("# Benchmark")
 
 

@@ -245,6 +245,13 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return lines
 
 
+def _instruction_ratio(scenario: str, counts: Mapping[str, float]) -> str:
+    baseline = BASELINE_OF.get(scenario)
+    if baseline not in counts:
+        return "-"
+    return f"{counts[scenario] / counts[baseline]:.2f} ({baseline})"
+
+
 def _ratio(measurement: Measurement, measurements: Sequence[Measurement]) -> str:
     ratio = cpu_ratio(measurement, measurements)
     if ratio is None:
@@ -274,6 +281,7 @@ def markdown(
     layers: Mapping[str, Mapping[str, float]] | None = None,
     middleware: Mapping[str, Mapping[str, float]] | None = None,
     pool_waits: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    instructions: Mapping[str, Mapping[str, float]] | None = None,
 ) -> str:
     """The results as Markdown: one table per measurement kind, then the missed targets."""
     lines = [f"# {heading}", ""]
@@ -362,6 +370,16 @@ def markdown(
                 ]
                 for variant, pools in pool_waits.items()
                 for pool, figures in pools.items()
+            ),
+        )
+    if instructions:
+        lines += ["", "## Thousands of instructions per request, in-process (instructions.py)", ""]
+        lines += _table(
+            ["variant", "scenario", "k instructions", "x baseline"],
+            (
+                [variant, scenario, f"{count:,.0f}", _instruction_ratio(scenario, counts)]
+                for variant, counts in instructions.items()
+                for scenario, count in counts.items()
             ),
         )
     lines += ["", "## Targets (one worker process)", ""]

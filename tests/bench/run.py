@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import secrets
 import shlex
 import shutil
@@ -60,6 +61,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REQUEST_SCRIPT = BENCH_DIR / "request.lua"
 LAYERS_SCRIPT = BENCH_DIR / "layers.py"
 MIDDLEWARE_SCRIPT = BENCH_DIR / "middleware_share.py"
+INSTRUCTIONS_SCRIPT = BENCH_DIR / "instructions.py"
 POOL_WAIT_SCRIPT = BENCH_DIR / "pool_wait.py"
 
 # Variant name -> answers on top of copier's defaults. A variant whose answers copier.yml does
@@ -70,6 +72,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "sqlmodel": {"orm": "sqlmodel"},
 }
 REDIS_DATABASE = 12
+# Requests counted per scenario under callgrind (instructions.py): the count per request is
+# the same to a few hundred instructions from 100 on.
+COUNTED_REQUESTS = 200
 # wrk leaves slower responses out of its percentiles and counts them as timeouts. Long enough
 # for logins, which queue behind one Argon2 hash at a time.
 TIMEOUT_SECONDS = 30
@@ -122,6 +127,8 @@ READ_ITEM = SCENARIO_NAMES["read_item"]
 FLOOR_READ_ITEM = Scenario(
     FLOOR, READ_ITEM.method, READ_ITEM.path, READ_ITEM.status, authenticated=True
 )
+# What instructions.py can count in-process.
+INSTRUCTION_SCENARIOS = ("health", "read_item", "list_items")
 # The database read path, run back to back against one server process.
 STALL = READ_ITEM
 STALL_RUNS = 5
@@ -634,6 +641,72 @@ def middleware_shares(project: Project, requests: int) -> dict[str, float]:
     return shares
 
 
+def instructions_per_request(project: Project, scenario: str, against: str = "project") -> float:
+    """Thousands of instructions callgrind counts for one request of `scenario`, made in-process
+    by instructions.py to the project's application, or `against` bare_app.py or floor_app.py."""
+    python = project.path / ".venv" / "bin" / "python"
+    env = {**project.env, "PYTHONPATH": str(project.path)}
+    with tempfile.TemporaryDirectory(prefix="tplbench-callgrind-") as scratch:
+        log = Path(scratch) / "valgrind.log"
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--log-file={log}",
+            f"--callgrind-out-file={Path(scratch) / 'callgrind.out'}",
+            str(python),
+            str(INSTRUCTIONS_SCRIPT),
+            scenario,
+            str(COUNTED_REQUESTS),
+            f"--against={against}",
+        ]
+        with subprocess.Popen(
+            command,
+            cwd=project.path,
+            env=env,
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            assert process.stdin is not None and process.stderr is not None
+            watchdog = threading.Timer(900, process.kill)
+            watchdog.start()
+            try:
+                said = ""
+                for line in process.stderr:  # until it is warm and waiting
+                    said += line
+                    if line.strip() == "ready":
+                        break
+                else:
+                    raise BenchError(f"instructions.py {scenario} stopped:\n{said[-2000:]}")
+                run(["callgrind_control", "--instr=on", str(process.pid)], cwd=project.path)
+                process.stdin.write("go\n")
+                process.stdin.flush()
+                said += process.stderr.read()
+                if process.wait() != 0:
+                    raise BenchError(f"instructions.py {scenario} failed:\n{said[-2000:]}")
+            finally:
+                watchdog.cancel()
+        collected = re.search(r"Collected : (\d+)", log.read_text())
+    if collected is None:
+        raise BenchError(f"callgrind reported no count; see {log}")
+    return int(collected[1]) / COUNTED_REQUESTS / 1000
+
+
+def instruction_counts(project: Project, scenarios: Sequence[str]) -> dict[str, float]:
+    """instructions.py's count per request of each in-process scenario, and bare FastAPI's
+    health check beside the project's."""
+    print(f"{project.variant}: instructions per request (callgrind)", flush=True)
+    counted = [name for name in INSTRUCTION_SCENARIOS if name in scenarios]
+    counts = {name: instructions_per_request(project, name) for name in counted}
+    if HEALTH.name in counted:
+        counts[BARE_FASTAPI_HEALTH.name] = instructions_per_request(project, HEALTH.name, "bare")
+    if READ_ITEM.name in counted and project.database_kind == "postgresql":
+        counts[FLOOR_READ_ITEM.name] = instructions_per_request(project, READ_ITEM.name, "floor")
+    print("  " + ", ".join(f"{name} {count:,.0f}k" for name, count in counts.items()), flush=True)
+    return counts
+
+
 def pool_waits(project: Project, requests: int, seconds: float) -> dict[str, dict[str, Any]]:
     """pool_wait.py: waits for a pooled connection, SQLAlchemy's own pool against the project's."""
     print(f"{project.variant}: {requests} requests waiting on the connection pool", flush=True)
@@ -783,6 +856,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "too, once, with one worker (never committed here; see tests/bench/reference.py)",
     )
     parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each request's instructions with callgrind (Debian package valgrind): "
+        "a figure other work on the machine does not move (see tests/bench/instructions.py)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the rendered projects (their paths are printed)"
     )
     options = parser.parse_args(argv)
@@ -794,6 +873,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_arguments(argv)
+    if options.instructions and shutil.which("valgrind") is None:
+        print(
+            "valgrind is not installed; --instructions counts with it. "
+            "On Debian or Ubuntu: apt-get install valgrind",
+            file=sys.stderr,
+        )
+        return 2
     if shutil.which("wrk") is None:
         print(
             "wrk is not installed; the benchmark needs it to load the service. "
@@ -809,6 +895,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     layers: dict[str, dict[str, float]] = {}
     middleware: dict[str, dict[str, float]] = {}
     waits: dict[str, dict[str, dict[str, Any]]] = {}
+    instructions: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
     workdir = Path(tempfile.mkdtemp(prefix="tplbench-"))
     try:
@@ -839,6 +926,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 project, max(1000, int(options.duration * 1000))
             )
             waits[variant] = pool_waits(project, options.connections, options.duration)
+            if options.instructions:
+                instructions[variant] = instruction_counts(project, options.scenarios)
             # Once per run: every variant has the same FastAPI and uvicorn.
             if HEALTH.name in options.scenarios and not any(
                 measurement.scenario == BARE_FASTAPI for measurement in measurements
@@ -877,6 +966,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         layers=layers,
         middleware=middleware,
         pool_waits=waits,
+        instructions=instructions,
     )
     results = {
         "started": started.isoformat(timespec="seconds"),
@@ -892,6 +982,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "database_read_layers_cpu_us": layers,
         "middleware_share_cpu_us": middleware,
         "pool_waits": waits,
+        "thousand_instructions_per_request": instructions,
     }
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     stem.with_suffix(".md").write_text(table)
