@@ -37,8 +37,8 @@ class MailCatcherError(RuntimeError):
 
 def is_mail_catcher(image: str) -> bool:
     """Whether an image reference is MailDev's (`maildev/maildev:2.2.1`, `docker.io/...`)."""
-    repository = image.split("@")[0].rsplit(":", 1)[0] if "/" in image else image
-    return repository.removeprefix("docker.io/") == "maildev/maildev"
+    path, _, last = image.split("@")[0].rpartition("/")
+    return f"{path}/{last.split(':')[0]}".removeprefix("docker.io/") == "maildev/maildev"
 
 
 def mail_catcher_service(services: Mapping[str, Mapping[str, Any]]) -> str | None:

@@ -331,7 +331,7 @@ class NativeStack:
         return {name: MACHINE[kind] for name, kind in self.machine_kinds.items()}
 
     def up(self, timeout: float = 240) -> None:
-        """Start every built service in order, then wait until all are healthy (--wait)."""
+        """Start every service run here in order, then wait until all are healthy (--wait)."""
         self.up_started = time.monotonic()
         deadline = self.up_started + timeout
         for name in self.started:
