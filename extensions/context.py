@@ -53,6 +53,15 @@ SQLITE = {
     "data_dir": "/app/data",
 }
 
+# The local stack's mail catcher (auth=jwt): MailDev keeps what the app sends and shows it in
+# a web UI. Inside the stack the app services send to it (the settings catalogue's compose
+# values); only the web UI is published, on 127.0.0.1.
+MAIL_CATCHER = {
+    "service": "mail",
+    "image": "maildev/maildev:2.2.1",
+    "smtp_port": 1025,
+    "web_port": 1080,
+}
 
 CI_CONFIG_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
 
@@ -303,6 +312,8 @@ class DerivedValues(ContextHook):
             context["broker_url_in_stack"] = urls["url"].format(host=service)
             context["result_backend"] = urls["result_backend"].format(host="localhost")
             context["result_backend_in_stack"] = urls["result_backend"].format(host=service)
+        if context["has_users"]:
+            context["mail_catcher"] = MAIL_CATCHER
         # The compose services the application talks to, as opposed to those it is built into.
         context["backing_services"] = [
             name

@@ -69,7 +69,7 @@ class Setting:
     # the compose service it points at (None when it points at none: a SQLite file).
     in_stack: Any = None
     service: Any = None
-    compose: Any = None  # compose's value beside an address (the stack's ENVIRONMENT)
+    compose: Any = None  # the stack's own value, elsewhere unused (ENVIRONMENT, the mail catcher)
     ci: Any = None  # CI's value beside an address (a throwaway key for a required secret)
     kubernetes: Any = None  # the ConfigMap's value, when it is neither default nor address
     kubernetes_note: Any = ""
@@ -551,15 +551,29 @@ CATALOGUE = [
                 "(development, tests); smtp sends it through the SMTP server below.",
                 note="log writes each message to the log; smtp sends it to SMTP_HOST.",
                 dotenv="log",
+                compose="smtp",
             ),
-            Setting("SMTP_HOST", "str", "localhost", "The SMTP server (MAIL_BACKEND=smtp)."),
-            Setting("SMTP_PORT", "int", 587, constraints="ge=1, le=65535"),
+            Setting(
+                "SMTP_HOST",
+                "str",
+                "localhost",
+                "The SMTP server (MAIL_BACKEND=smtp).",
+                compose=lambda c: c["mail_catcher"]["service"],
+            ),
+            Setting(
+                "SMTP_PORT",
+                "int",
+                587,
+                constraints="ge=1, le=65535",
+                compose=lambda c: c["mail_catcher"]["smtp_port"],
+            ),
             Setting(
                 "SMTP_SECURITY",
                 'Literal["starttls", "tls", "none"]',
                 "starttls",
                 "starttls (port 587) | tls (implicit TLS, port 465) | none (a local relay or mail "
                 "catcher only: credentials and messages cross the network in the clear).",
+                compose="none",
             ),
             Setting(
                 "SMTP_USERNAME",

@@ -43,7 +43,10 @@ from harness.compose import (
 )
 from harness.dockerfile import dockerfile_of, effective_command, parse_dockerfile
 from harness.files import parse_env_file
-from harness.machine import SCHEME_KINDS, URL, image_kind
+from harness.machine import HOST, SCHEME_KINDS, URL, image_kind
+from harness.mail_catcher import SMTP_PORT as MAIL_SMTP_PORT
+from harness.mail_catcher import WEB_PORT as MAIL_WEB_PORT
+from harness.mail_catcher import mail_catcher_service
 from harness.processes import run, tool
 from harness.rendering import variant_params
 
@@ -234,6 +237,40 @@ def test_stack_has_the_services_the_answers_need(rendered: Any) -> None:
         if missing := needs[name] - reaches(name):
             problems.append(f"{name} starts without waiting for {sorted(missing)}")
     report(problems, "services")
+
+
+@pytest.mark.parametrize("rendered", variant_params(), indirect=True)
+def test_mail_goes_to_the_stacks_mail_catcher(rendered: Any) -> None:
+    """With accounts, the stack has MailDev, every app service sends to its SMTP port in the
+    clear whatever .env says, the services that send wait for it, and only its web UI is
+    published, on the loopback address; without accounts, no mail catcher."""
+    _, answers, services = rendered
+    catcher = mail_catcher_service(services)
+    if answers.get("auth") != "jwt":
+        assert catcher is None, f"{catcher}: a mail catcher in a stack that sends no mail"
+        return
+    assert catcher is not None, "a stack with accounts has no MailDev service"
+    problems = []
+    ports = published_ports(services[catcher])
+    if [(port.host_ip, port.container_port) for port in ports] != [(HOST, MAIL_WEB_PORT)]:
+        problems.append(f"{catcher} publishes {ports}, not its web UI alone on {HOST}")
+    wanted = {
+        "MAIL_BACKEND": "smtp",
+        "SMTP_HOST": catcher,
+        "SMTP_PORT": str(MAIL_SMTP_PORT),
+        "SMTP_SECURITY": "none",
+    }
+    sender = "worker" if answers.get("broker") != "none" else "api"
+    for name, service in services.items():
+        if "build" not in service:
+            continue
+        entries = environment_entries(service)  # over whatever .env says
+        given = {key: entries.get(key) for key in wanted}
+        if given != wanted:
+            problems.append(f"{name}: mail settings {given}, expected {wanted}")
+    if depends_on(services[sender]).get(catcher) != "service_healthy":
+        problems.append(f"{sender} sends mail but does not wait for {catcher} to be healthy")
+    report(problems, "mail")
 
 
 @pytest.mark.parametrize("rendered", variant_params(), indirect=True)

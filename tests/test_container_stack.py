@@ -5,13 +5,14 @@ database, broker or observability value not yet run, the test renders the varian
 image from the generated Dockerfile with podman (buildah; Docker format, so the HEALTHCHECK is
 kept), brings the stack up from the generated compose.yaml with podman-compose and health waits
 (tests/harness/containers.py says why the harness runs the waits), runs the same smoke test as the
-native run (test_compose.smoke_test: signup, login, item CRUD, a task through the worker and
-its effect), then takes the stack down with its volumes.
+native run (harness/smoke.py: signup, login, item CRUD, a task through the worker and its
+effect; with accounts, the welcome email read back from the stack's MailDev and its link
+followed), then takes the stack down with its volumes.
 
 Images the files name are used when present or when a registry serves them; otherwise stand-ins
 are built from Debian packages under the same names, once per machine (tests/images/). Ports:
-an override publishes the api alone, on a free loopback port, so stacks and this machine's own
-servers do not collide.
+an override publishes the api and MailDev's web API alone, each on a free loopback port, so
+stacks and this machine's own servers do not collide.
 
 Without a working engine the test skips with the reason in one line; with CI=true that is a
 failure. The native run (test_compose.test_native_stack) stays for the rest of the matrix.
@@ -33,6 +34,7 @@ from harness.deployment import STACK_SLUGS, admit_api_key, package_manager, rend
 from harness.files import parse_env_file
 from harness.interpreters import python_for
 from harness.machine import HOST
+from harness.mail_catcher import mail_catcher_service
 from harness.matrix import covering_variants, to_row
 from harness.processes import clean_env
 from harness.rendering import VARIANTS, variant_params
@@ -127,7 +129,7 @@ def test_container_stack(
     )
     assert "health/live" in healthcheck.stdout, "the built image lost its HEALTHCHECK"
 
-    override, api_port = docker_override(services)
+    override, host_ports = docker_override(services)
     (tmp_path / "compose.override.yaml").write_text(override)
     name = f"{STACK_SLUGS[variant]}-podman"
     compose = containers.ComposeStack(
@@ -151,13 +153,15 @@ def test_container_stack(
             return done.stdout
 
         smoke_started = time.monotonic()
+        mail = mail_catcher_service(services)
         checked = smoke_test(
-            f"http://{HOST}:{api_port}",
+            f"http://{HOST}:{host_ports['api']}",
             answers,
             superuser,
             lambda: compose.logs("worker"),
             service_exec,
             api_key=api_key,
+            mail_url=f"http://{HOST}:{host_ports[mail]}" if mail else None,
         )
         smoke = time.monotonic() - smoke_started
     finally:

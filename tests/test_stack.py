@@ -3,8 +3,9 @@
 The native stack test (marker `variant`) renders the variant with its own slug, installs its
 runtime dependencies once, as the image does, runs the stack's own processes on this machine
 (harness/native_stack.py) and smoke-tests them over HTTP (harness/smoke.py): readiness, then
-what the answers include (signup and login, the items domain, a task the API queues and the
-worker completes, beat). With auth=oidc the project's own test identity provider
+what the answers include (signup and login, the welcome email found in the stack's MailDev,
+run here on this machine's Node.js, and its link followed, the items domain, a task the API
+queues and the worker completes, beat). With auth=oidc the project's own test identity provider
 (tests/identity_provider.py, run with the project's runtime dependencies) serves keys on
 127.0.0.1, the stack's .env points OIDC_ISSUER at it, and the smoke test calls the API with a
 token it signed. Where a Docker engine answers, the same smoke test runs against `docker
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.availability import require_service
+from harness.availability import require_service, unavailable
 from harness.compose import API_PORT, docker_override, load_compose
 from harness.deployment import (
     STACK_SLUGS,
@@ -36,6 +37,7 @@ from harness.deployment import (
 from harness.files import parse_env_file
 from harness.interpreters import python_for
 from harness.machine import HOST, redis_slot
+from harness.mail_catcher import WEB_PORT, MailCatcherError, mail_catcher_service
 from harness.matrix import stack_variants
 from harness.native_stack import NativeStack, StackError
 from harness.processes import clean_env, run
@@ -86,14 +88,17 @@ def test_native_stack(
         if answers.get("auth") == "oidc":
             oidc_token = cleanup.enter_context(identity_provider(project))
         redis_offset = cleanup.enter_context(redis_slot())
-        native = NativeStack(
-            project,
-            project / ".venv",
-            tmp_path / "stack",
-            redis_db_offset=redis_offset,
-            amqp_vhost=STACK_SLUGS[variant],
-            base_path=env["PATH"],
-        )
+        try:
+            native = NativeStack(
+                project,
+                project / ".venv",
+                tmp_path / "stack",
+                redis_db_offset=redis_offset,
+                amqp_vhost=STACK_SLUGS[variant],
+                base_path=env["PATH"],
+            )
+        except MailCatcherError as error:
+            unavailable(f"{variant}: {error}")
         for machine in native.machine_services.values():
             require_service(machine.name, HOST, machine.port)
         provision = Provisioner(run)
@@ -118,6 +123,9 @@ def test_native_stack(
         if "FIRST_SUPERUSER_EMAIL" in api_env and "FIRST_SUPERUSER_PASSWORD" in api_env:
             superuser = (api_env["FIRST_SUPERUSER_EMAIL"], api_env["FIRST_SUPERUSER_PASSWORD"])
         base_url = f"http://{HOST}:{native.port('api', API_PORT)}"
+        mail_url = None
+        if native.mail_catchers:
+            mail_url = f"http://{HOST}:{native.port(native.mail_catchers[0], WEB_PORT)}"
         worker_log = functools.partial(native.logs, "worker")
 
         def service_exec(service: str, args: list[str]) -> str:
@@ -134,11 +142,12 @@ def test_native_stack(
                 service_exec,
                 oidc_token=oidc_token,
                 api_key=api_key,
+                mail_url=mail_url,
             )
             if "beat" in native.built:
                 assert "beat: Starting" in native.logs("beat"), native.describe("beat", "")
                 checked.append("beat started, its schedule file fresh")
-        stopped = [n for n in native.built if n not in native.one_shot and not native.running(n)]
+        stopped = [n for n in native.started if n not in native.one_shot and not native.running(n)]
         assert not stopped, native.describe(stopped[0], "stopped during the smoke test")
         with timings.step("down"):
             native.down()
@@ -188,7 +197,7 @@ def test_docker_stack(
     env = clean_env(UV_PYTHON=python, UV_NO_PROGRESS="1", NO_COLOR="1")
     package_manager(project, answers, python, env, poetry_bin)("lock")  # the image needs it
     services = load_compose(project).get("services") or {}
-    override, api_port = docker_override(services)
+    override, host_ports = docker_override(services)
     (tmp_path / "compose.override.yaml").write_text(override)
     compose = ["docker", "compose", "-f", "compose.yaml", "-f", tmp_path / "compose.override.yaml"]
     compose += ["-p", STACK_SLUGS[variant]]
@@ -207,8 +216,18 @@ def test_docker_stack(
         def service_exec(service: str, args: list[str]) -> str:
             return run([*compose, "exec", "-T", service, *args], cwd=project, env=env).stdout
 
-        base_url = f"http://{HOST}:{api_port}"
-        smoke_test(base_url, answers, superuser, worker_log, service_exec, api_key=api_key)
+        base_url = f"http://{HOST}:{host_ports['api']}"
+        mail = mail_catcher_service(services)
+        mail_url = f"http://{HOST}:{host_ports[mail]}" if mail else None
+        smoke_test(
+            base_url,
+            answers,
+            superuser,
+            worker_log,
+            service_exec,
+            api_key=api_key,
+            mail_url=mail_url,
+        )
     finally:
         down = [*compose, "down", "--volumes", "--remove-orphans", "--timeout", "20"]
         run(down, cwd=project, env=env, timeout=300, step="docker compose down", check=False)

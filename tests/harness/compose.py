@@ -16,6 +16,8 @@ from typing import Any
 
 from .files import load_yaml_documents, parse_env_file
 from .machine import HOST, free_port
+from .mail_catcher import WEB_PORT as MAIL_WEB_PORT
+from .mail_catcher import is_mail_catcher
 
 VARIABLE_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _INTERPOLATION = re.compile(
@@ -219,18 +221,24 @@ def seconds(duration: Any, default: float) -> float:
 API_PORT = 8000
 
 
-def docker_override(services: Mapping[str, Mapping[str, Any]]) -> tuple[str, int]:
-    """A compose override publishing the api on a free loopback port and no other host port,
-    so stacks of several variants, and this machine's own servers, do not collide. The
+def docker_override(services: Mapping[str, Mapping[str, Any]]) -> tuple[str, dict[str, int]]:
+    """A compose override publishing the api, and the mail catcher's web API, each on a free
+    loopback port, and no other host port, so stacks of several variants, and this machine's
+    own servers, do not collide; with the host port of each service it publishes. The
     `!override` and `!reset` tags need Docker Compose 2.24.4 or newer."""
-    api_port = free_port()
+    host_ports: dict[str, int] = {}
     lines = ["services:"]
     for name, service in services.items():
         if not service.get("ports"):
             continue
         lines.append(f"  {name}:")
         if name == "api":
-            lines.append(f'    ports: !override ["{HOST}:{api_port}:{API_PORT}"]')
+            inside = API_PORT
+        elif "build" not in service and is_mail_catcher(str(service.get("image", ""))):
+            inside = MAIL_WEB_PORT
         else:
             lines.append("    ports: !reset []")
-    return "\n".join(lines) + "\n", api_port
+            continue
+        host_ports[name] = free_port()
+        lines.append(f'    ports: !override ["{HOST}:{host_ports[name]}:{inside}"]')
+    return "\n".join(lines) + "\n", host_ports

@@ -397,6 +397,8 @@ def stand_in_recipe(name: str) -> Recipe | None:
     repository, _, tag = name.rpartition(":")
     if repository == "ghcr.io/astral-sh/uv":
         return UvRecipe(tag)
+    if repository == "docker.io/maildev/maildev":
+        return Recipe("maildev", {"MAILDEV_VERSION": tag})
     if not repository.startswith("docker.io/library/"):
         return None
     short = repository.removeprefix("docker.io/library/")

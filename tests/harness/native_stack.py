@@ -5,7 +5,9 @@ containers would run: each service with `build` (migrate, api, worker, beat) run
 from the rendered compose file and Dockerfile, with the environment the container would get
 (the image's ENV, then env_file, then environment, `${VAR:-default}` interpolated from the
 project's .env as compose does). The services from images (db, redis, rabbitmq) are this
-machine's own servers. What a container would isolate is emulated, and nothing else changes:
+machine's own servers, except the mail catcher: MailDev of the image's release runs as a
+process too, on this machine's Node.js (harness/mail_catcher.py), with its compose health check.
+What a container would isolate is emulated, and nothing else changes:
 
 - a service gets its own copy of what the Dockerfile COPYs, as its working directory (so the
   project's .env, which .dockerignore keeps out of the image, is not there either), with the
@@ -15,7 +17,8 @@ machine's own servers. What a container would isolate is emulated, and nothing e
   moved into a slot of databases that this runner holds a lock on, and RabbitMQ gets a vhost
   of the stack's own, so stacks running side by side never consume each other's tasks;
 - ports a service publishes become free ports on 127.0.0.1, in its command and health check,
-  and it binds 127.0.0.1 where the container binds 0.0.0.0.
+  and it binds 127.0.0.1 where the container binds 0.0.0.0; the mail catcher's SMTP and web
+  ports too, and a `X_HOST` naming it becomes 127.0.0.1 with its `X_PORT` moved alike.
 
 Services start in the order depends_on gives and wait for its conditions: exit code 0 for
 service_completed_successfully, the service's own health check (run like `docker exec`) for
@@ -42,6 +45,7 @@ from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 from .compose import (
+    as_command,
     depends_on,
     healthcheck_command,
     load_compose,
@@ -64,6 +68,7 @@ from .machine import (
     free_port,
     image_kind,
 )
+from .mail_catcher import SMTP_PORT, WEB_PORT, image_version, is_mail_catcher, native_command
 
 
 class StackError(AssertionError):
@@ -80,6 +85,17 @@ class Process:
     healthcheck: list[str] | None = None
     health_timing: dict[str, float] = field(default_factory=dict)
     popen: subprocess.Popen[bytes] | None = None
+
+
+def health_timing(healthcheck: Mapping[str, Any] | None) -> dict[str, float]:
+    """A health check's interval, timeout, start period (seconds) and retries, or Docker's
+    defaults."""
+    return {
+        "interval": seconds((healthcheck or {}).get("interval"), 30),
+        "timeout": seconds((healthcheck or {}).get("timeout"), 30),
+        "start_period": seconds((healthcheck or {}).get("start_period"), 0),
+        "retries": float((healthcheck or {}).get("retries") or 3),
+    }
 
 
 class NativeStack:
@@ -101,6 +117,18 @@ class NativeStack:
         self.compose = load_compose(project, self.variables)
         self.services: dict[str, dict[str, Any]] = self.compose.get("services") or {}
         self.built = [name for name in start_order(self.services) if "build" in self.services[name]]
+        # Services from the MailDev image: run here as processes, like the built ones.
+        self.mail_catchers = [
+            name
+            for name, service in self.services.items()
+            if "build" not in service and is_mail_catcher(str(service.get("image", "")))
+        ]
+        # Every service run as a process here, in start order.
+        self.started = [
+            name
+            for name in start_order(self.services)
+            if name in self.built or name in self.mail_catchers
+        ]
         self.one_shot = one_shot_services(self.services)
         self.redis_db_offset = redis_db_offset
         self.amqp_vhost = amqp_vhost
@@ -119,8 +147,13 @@ class NativeStack:
             | {int(str(p).split("/")[0]): free_port() for p in service.get("expose") or []}
             for name, service in self.services.items()
             if name in self.built
+        } | {name: {SMTP_PORT: free_port(), WEB_PORT: free_port()} for name in self.mail_catchers}
+        self.processes = {
+            name: self._prepare_mail_catcher(name, base_path)
+            if name in self.mail_catchers
+            else self._prepare(name, venv, base_path)
+            for name in self.started
         }
-        self.processes = {name: self._prepare(name, venv, base_path) for name in self.built}
 
     # ------------------------------------------------------------ what each process gets
 
@@ -161,6 +194,14 @@ class NativeStack:
             env[key] = expand(self._map_paths(value, paths), env)
         for key, value in service_environment(self.project, service, self.variables).items():
             env[key] = self._localize_env(self._map_paths(value, paths))
+        for key, value in list(env.items()):
+            # SMTP_HOST=mail, SMTP_PORT=1025: a host and its port in two variables.
+            prefix = key.removesuffix("_HOST")
+            if prefix != key and value in self.mail_catchers:
+                env[key] = HOST
+                port = env.get(f"{prefix}_PORT", "")
+                if port.isdigit() and int(port) in self.native_ports[value]:
+                    env[f"{prefix}_PORT"] = str(self.native_ports[value][int(port)])
 
         ports = self.native_ports[name]
         healthcheck = service.get("healthcheck", image.healthcheck)
@@ -174,12 +215,42 @@ class NativeStack:
             healthcheck=None
             if health_args is None
             else [self._localize_arg(a, paths, ports) for a in health_args],
-            health_timing={
-                "interval": seconds((healthcheck or {}).get("interval"), 30),
-                "timeout": seconds((healthcheck or {}).get("timeout"), 30),
-                "start_period": seconds((healthcheck or {}).get("start_period"), 0),
-                "retries": float((healthcheck or {}).get("retries") or 3),
-            },
+            health_timing=health_timing(healthcheck),
+        )
+
+    def _prepare_mail_catcher(self, name: str, base_path: str) -> Process:
+        """MailDev of the image's release, its ports moved (by the variables the image reads),
+        bound to 127.0.0.1, checked by the service's own health check."""
+        service = self.services[name]
+        root = self.scratch / name
+        shutil.rmtree(root, ignore_errors=True)
+        (root / "tmp").mkdir(parents=True)
+        ports = self.native_ports[name]
+        env = {
+            "PATH": base_path,
+            "HOME": str(root / "tmp"),
+            "LANG": "C.UTF-8",
+            "TMPDIR": str(root / "tmp"),  # where MailDev keeps the messages
+            **service_environment(self.project, service, self.variables),
+            "MAILDEV_SMTP_PORT": str(ports[SMTP_PORT]),
+            "MAILDEV_WEB_PORT": str(ports[WEB_PORT]),
+            "MAILDEV_IP": HOST,
+        }
+        healthcheck = service.get("healthcheck")
+        health_args = healthcheck_command(healthcheck)
+        return Process(
+            name=name,
+            args=[
+                *native_command(image_version(str(service["image"])), base_path),
+                *as_command(service.get("command")),
+            ],
+            cwd=root,
+            env=env,
+            log=root / f"{name}.log",
+            healthcheck=None
+            if health_args is None
+            else [self._localize_arg(a, {}, ports) for a in health_args],
+            health_timing=health_timing(healthcheck),
         )
 
     def _volumes(self, service: Mapping[str, Any]) -> list[tuple[Path, str]]:
@@ -260,14 +331,14 @@ class NativeStack:
         return {name: MACHINE[kind] for name, kind in self.machine_kinds.items()}
 
     def up(self, timeout: float = 240) -> None:
-        """Start every built service in order, then wait until all are healthy (--wait)."""
+        """Start every service run here in order, then wait until all are healthy (--wait)."""
         self.up_started = time.monotonic()
         deadline = self.up_started + timeout
-        for name in self.built:
+        for name in self.started:
             for dependency, condition in depends_on(self.services[name]).items():
                 self._wait_for(dependency, condition, deadline)
             self._start(self.processes[name])
-        for name in self.built:
+        for name in self.started:
             if name in self.one_shot:
                 continue
             if self.processes[name].healthcheck is not None:
@@ -368,7 +439,7 @@ class NativeStack:
 
     def down(self, grace: float = 20) -> None:
         """Stop every process group this stack started, newest first, by PID."""
-        for name in reversed(self.built):
+        for name in reversed(self.started):
             popen = self.processes[name].popen
             if popen is None or popen.poll() is not None:
                 continue
