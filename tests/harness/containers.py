@@ -19,8 +19,6 @@ is used instead. Builds hold a lock, so parallel test workers build each image o
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import hashlib
 import os
@@ -30,12 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .compose import depends_on, healthcheck_command, one_shot_services, start_order
 from .interpreters import find_python
+from .machine import exclusive_lock
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 ENGINE_DIR = Path(os.environ.get("TEMPLATE_CONTAINERS_DIR", "/var/tmp/fastapi-template-podman"))
@@ -186,7 +185,7 @@ def podman_compose() -> Path:
         return executable
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     python = str(Path(sys.base_prefix) / "bin" / "python3")
-    with _build_lock():
+    with exclusive_lock(ENGINE_DIR / "images.lock"):
         if works():
             return executable
         shutil.rmtree(venv, ignore_errors=True)
@@ -211,17 +210,6 @@ def podman_compose() -> Path:
 
 
 # ---------------------------------------------------------------- images
-
-
-@contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
-    ENGINE_DIR.mkdir(parents=True, exist_ok=True)
-    with (ENGINE_DIR / "images.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def qualified(image: str) -> str:
@@ -276,7 +264,7 @@ def ensure_image(image: str) -> bool:
     """Make `image` present; True when it had to be pulled or built."""
     name = qualified(image)
     recipe = stand_in_recipe(name)
-    with _build_lock():
+    with exclusive_lock(ENGINE_DIR / "images.lock"):
         label = _label(name)
         if label is not None and (label == "" or recipe is None or label == recipe.digest):
             return False  # the real image, or a stand-in of the current recipe

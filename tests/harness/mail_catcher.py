@@ -10,8 +10,6 @@ The smoke test reads what arrived with `wait_for_message`.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -20,9 +18,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from .machine import exclusive_lock
 
 # What the official image documents (EXPOSE 1080 1025, MAILDEV_WEB_PORT, MAILDEV_SMTP_PORT).
 SMTP_PORT = 1025
@@ -60,17 +60,6 @@ def image_version(image: str) -> str:
     return last.split(":", 1)[1] if ":" in last else "latest"
 
 
-@contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
-    INSTALL_DIR.mkdir(parents=True, exist_ok=True)
-    with (INSTALL_DIR / "install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def native_command(version: str, path: str | None = None) -> list[str]:
     """`maildev` of that release on this machine's Node.js, installed from the npm registry once.
 
@@ -83,7 +72,7 @@ def native_command(version: str, path: str | None = None) -> list[str]:
         )
     prefix = INSTALL_DIR / version
     script = prefix / "node_modules" / "maildev" / "bin" / "maildev"
-    with _install_lock():
+    with exclusive_lock(INSTALL_DIR / "install.lock"):
         if not script.is_file():
             shutil.rmtree(prefix, ignore_errors=True)
             prefix.mkdir(parents=True)
